@@ -1,0 +1,47 @@
+"""Stemma's separation engine: the public API.
+
+    from engine import Separator
+    sep = Separator()                        # the best installed model, on the best device
+    stems = sep.separate("song.mp3")         # in memory: stems["vocals"] is (C, N) float32
+    sep.separate_file("song.mp3", "out/")    # disk to disk, streaming, atomic
+
+Everything else in the package is internal and may change.
+"""
+
+from .api import CancelToken, FileResult, Progress, Separator, Stems, remix_files, track_name
+from .audio_io import AudioInfo, WriteReport
+from .audio_io import probe as probe_audio
+from .audio_io import read as load_audio
+from .audio_io import write as save_audio
+from .errors import (
+    AudioInputError,
+    AudioNotFoundError,
+    AudioReadError,
+    Cancelled,
+    CorruptAudioError,
+    DeviceError,
+    EmptyAudioError,
+    EngineError,
+    InvalidArgumentError,
+    ModelError,
+    ModelIntegrityError,
+    ModelNotFoundError,
+    NonFiniteAudioError,
+    OutputError,
+    OutputExistsError,
+    TooManyChannelsError,
+    UnsupportedFormatError,
+    UnsupportedSampleRateError,
+)
+from .models import ModelInfo
+
+__all__ = [
+    "Separator", "Stems", "Progress", "CancelToken", "FileResult", "ModelInfo",
+    "AudioInfo", "WriteReport", "load_audio", "save_audio", "probe_audio", "remix_files",
+    "track_name",
+    "EngineError", "InvalidArgumentError", "AudioInputError", "AudioNotFoundError",
+    "AudioReadError", "EmptyAudioError", "UnsupportedFormatError", "CorruptAudioError",
+    "TooManyChannelsError", "UnsupportedSampleRateError", "NonFiniteAudioError", "OutputError",
+    "OutputExistsError", "ModelError", "ModelNotFoundError", "ModelIntegrityError",
+    "DeviceError", "Cancelled",
+]
