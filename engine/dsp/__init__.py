@@ -1,0 +1,1 @@
+"""Pure signal-processing functions: STFT, filters, Wiener filtering."""
