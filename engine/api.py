@@ -1,0 +1,456 @@
+"""The one facade the command line, the desktop app and the plugin backend all call."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import audio_io, backends, models
+from .devices import resolve_device
+from .errors import (
+    Cancelled,
+    EngineError,
+    InvalidArgumentError,
+    NonFiniteAudioError,
+    OutputExistsError,
+    TooManyChannelsError,
+    UnsupportedSampleRateError,
+)
+from .pipeline import StemStream, output_names
+
+log = logging.getLogger(__name__)
+
+READ_BLOCK = 1 << 16  # samples per read: small enough for prompt cancel, big enough to be cheap
+PathLike = str | Path
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a job stands. Times in seconds."""
+
+    stage: str  # "separating", "finishing" or "done"
+    done: float  # seconds of audio finished
+    total: float | None  # seconds of audio in all (None if unknown)
+    elapsed: float  # wall-clock seconds since the job started
+
+    @property
+    def fraction(self) -> float | None:
+        return None if not self.total else min(1.0, self.done / self.total)
+
+    @property
+    def eta(self) -> float | None:
+        """Estimated seconds left, from the pace so far."""
+        if not self.total or self.done <= 0:
+            return None
+        return self.elapsed * (self.total - self.done) / self.done
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class CancelToken:
+    """Shared between a job and whoever may stop it (a UI button, a signal handler).
+
+    The engine checks it between steps and raises :class:`Cancelled`, after removing anything
+    it had begun to write.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+class Stems(Mapping[str, np.ndarray]):
+    """Separated stems: name -> (C, N) float32 array, all at one ``sample_rate``."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], sample_rate: int):
+        self._arrays = dict(arrays)
+        self.sample_rate = sample_rate
+        shapes = {a.shape for a in self._arrays.values()}
+        if len(shapes) > 1:
+            raise InvalidArgumentError(f"stems differ in shape: {sorted(shapes)}")
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._arrays[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._arrays)
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+    def __repr__(self) -> str:
+        return (f"Stems({', '.join(self._arrays)}; {self.n_channels} ch, "
+                f"{self.n_frames} samples at {self.sample_rate} Hz)")
+
+    @property
+    def n_channels(self) -> int:
+        return next(iter(self._arrays.values())).shape[0]
+
+    @property
+    def n_frames(self) -> int:
+        return next(iter(self._arrays.values())).shape[1]
+
+    def remix(self, gains: Mapping[str, float] | None = None) -> np.ndarray:
+        """Sum of the stems, each times its linear gain (missing names: 1.0, 0.0 mutes)."""
+        gains = gains or {}
+        unknown = set(gains) - set(self._arrays)
+        if unknown:
+            raise InvalidArgumentError(f"no stem named {', '.join(sorted(unknown))}; "
+                                       f"stems are {', '.join(self._arrays)}")
+        out = np.zeros((self.n_channels, self.n_frames), np.float32)
+        for name, audio in self._arrays.items():
+            out += np.float32(gains.get(name, 1.0)) * audio
+        return out
+
+    def instrumental(self, vocals: str = "vocals") -> np.ndarray:
+        """Everything but the vocals: the karaoke track."""
+        if f"no_{vocals}" in self._arrays:
+            return self._arrays[f"no_{vocals}"].copy()
+        if vocals not in self._arrays:
+            raise InvalidArgumentError(f"no '{vocals}' stem to leave out")
+        return self.remix({vocals: 0.0})
+
+    def save(self, out_dir: PathLike, fmt: str = "wav", bit_depth: str = "32f",
+             overwrite: bool = False, name_template: str = "{stem}",
+             track: str = "") -> dict[str, audio_io.WriteReport]:
+        """Write every stem to ``out_dir/<template>.<fmt>``; all files or none."""
+        targets = _targets(Path(out_dir), self._arrays, fmt, name_template, track)
+        with _writers(targets, self.sample_rate, self.n_channels, fmt, bit_depth, overwrite,
+                      self.n_frames) as writers:
+            for start in range(0, self.n_frames, READ_BLOCK):
+                for name, writer in writers.items():
+                    writer.write(self._arrays[name][:, start:start + READ_BLOCK])
+            return _commit(writers, overwrite)
+
+    @classmethod
+    def load(cls, folder: PathLike) -> Stems:
+        """Stems from a folder of audio files, named after the files (``vocals.wav`` ...)."""
+        paths = stem_files(folder)
+        arrays, rate = {}, None
+        for name, path in paths.items():
+            audio, sr = audio_io.read(path)
+            if rate not in (None, sr):
+                raise InvalidArgumentError(f"stems differ in sample rate ({rate} vs {sr} Hz)",
+                                           path)
+            arrays[name], rate = audio, sr
+        assert rate is not None
+        return cls(arrays, rate)
+
+
+def stem_files(folder: PathLike) -> dict[str, Path]:
+    """Audio files in ``folder``, keyed by file name without extension."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InvalidArgumentError("not a folder of stems", folder)
+    paths = {p.name.split(".")[0]: p for p in sorted(folder.iterdir())
+             if p.suffix.lower() in audio_io.READ_EXTENSIONS and not p.name.startswith(".")}
+    if not paths:
+        raise InvalidArgumentError("holds no audio files", folder)
+    return paths
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What ``separate_file`` did."""
+
+    input: audio_io.AudioInfo
+    outputs: dict[str, audio_io.WriteReport]
+    seconds: float  # wall-clock time of the job
+
+    @property
+    def speed(self) -> float:
+        """Audio seconds per wall second (10 = ten times faster than real time)."""
+        return self.input.duration / max(self.seconds, 1e-9)
+
+
+def _targets(out_dir: Path, names: Sequence[str] | Mapping[str, object], fmt: str,
+             template: str, track: str) -> dict[str, Path]:
+    targets = {}
+    for name in names:
+        try:
+            filename = template.format(stem=name, track=track)
+        except (KeyError, IndexError, ValueError) as err:
+            raise InvalidArgumentError(f"bad name template {template!r}: use {{stem}} and "
+                                       f"{{track}} ({err})") from err
+        targets[name] = out_dir / f"{filename}.{fmt}"
+    if len(set(targets.values())) < len(targets):
+        raise InvalidArgumentError(f"name template {template!r} gives several stems one name")
+    return targets
+
+
+@contextlib.contextmanager
+def _writers(targets: Mapping[str, Path], sample_rate: int, n_channels: int, fmt: str,
+             bit_depth: str, overwrite: bool, expected_frames: int):
+    """Open one atomic writer per target; all are aborted if the block raises."""
+    audio_io.output_subtype(fmt, bit_depth)
+    if not overwrite:  # fail before any work if a target exists
+        for path in targets.values():
+            if path.exists():
+                raise OutputExistsError(
+                    "already exists; pass overwrite (--overwrite) to replace it", path)
+    new_dirs = _missing_dirs(targets.values())
+    try:
+        with contextlib.ExitStack() as stack:
+            writers = {name: stack.enter_context(audio_io.AudioWriter(
+                path, sample_rate, n_channels, fmt, bit_depth, overwrite, expected_frames))
+                for name, path in targets.items()}
+            yield writers
+    except BaseException:
+        for folder in reversed(new_dirs):  # leave no empty folders behind either
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _missing_dirs(paths: Iterable[Path]) -> list[Path]:
+    """Folders that writing ``paths`` will create, outermost first."""
+    missing: list[Path] = []
+    for path in paths:
+        for folder in reversed(path.parents):
+            if not folder.exists() and folder not in missing:
+                missing.append(folder)
+    return missing
+
+
+def _commit(writers: Mapping[str, audio_io.AudioWriter],
+            overwrite: bool) -> dict[str, audio_io.WriteReport]:
+    """Move every finished file into place; without overwrite, undo all if one fails."""
+    reports: dict[str, audio_io.WriteReport] = {}
+    try:
+        for name, writer in writers.items():
+            reports[name] = writer.commit()
+    except EngineError:
+        if not overwrite:
+            for report in reports.values():
+                report.path.unlink(missing_ok=True)
+        raise
+    return reports
+
+
+def _as_audio(audio: np.ndarray, sample_rate: int | None) -> np.ndarray:
+    """Check an in-memory mixture and return it as contiguous (C, N) float32."""
+    if sample_rate is None:
+        raise InvalidArgumentError("separating an array needs its sample_rate")
+    if not audio_io.MIN_SAMPLE_RATE <= sample_rate <= audio_io.MAX_SAMPLE_RATE:
+        raise UnsupportedSampleRateError(f"sample rate {sample_rate} Hz is outside 8 to 192 kHz")
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 1:
+        audio = audio[None]
+    if audio.ndim != 2:
+        raise InvalidArgumentError(f"audio must be (channels, samples); got shape {audio.shape}")
+    if audio.shape[0] > audio_io.MAX_CHANNELS:
+        hint = " (it looks like (samples, channels): pass audio.T)" if audio.shape[1] <= 2 else ""
+        raise TooManyChannelsError(f"audio has {audio.shape[0]} channels; Stemma separates mono "
+                                   f"or stereo, shaped (channels, samples){hint}")
+    if not np.isfinite(audio).all():
+        raise NonFiniteAudioError("audio contains NaN or infinite samples")
+    return np.ascontiguousarray(audio)
+
+
+class Separator:
+    """Separates songs into stems with one model.
+
+    ``model``: ``"auto"`` (the best measured model installed), a model name from
+    ``stemma models``, or a folder holding a ``manifest.json``. ``device``: ``"auto"``, ``"cpu"``
+    or ``"cuda"``; asking for CUDA where it cannot run is an error, not a silent fallback.
+    ``chunk_seconds`` overrides how much new audio each chunk holds, ``threads`` how many chunks
+    are separated at once (default: CPU cores, at most 4); memory grows with both.
+    """
+
+    def __init__(self, model: PathLike = "auto", device: str = "auto", *,
+                 chunk_seconds: float | None = None, threads: int | None = None,
+                 verify: bool = True):
+        if chunk_seconds is not None and chunk_seconds <= 0:
+            raise InvalidArgumentError(f"chunk_seconds must be positive, not {chunk_seconds}")
+        if threads is not None and threads < 1:
+            raise InvalidArgumentError(f"threads must be at least 1, not {threads}")
+        self.threads = threads or min(4, os.cpu_count() or 1)
+        self.model = models.resolve(model)
+        self.device = resolve_device(device, self.model)
+        if verify:
+            self.model.verify()
+        self.chunk_seconds = chunk_seconds
+        self._backend = backends.create(self.model, self.device)
+
+    @property
+    def stems(self) -> tuple[str, ...]:
+        """The stems this model gives, in order."""
+        return self._backend.stems
+
+    @staticmethod
+    def models() -> list[models.ModelInfo]:
+        """Every installed model (what ``stemma models`` lists)."""
+        return models.list_models()
+
+    def close(self) -> None:
+        self._backend.close()
+
+    def __enter__(self) -> Separator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _stream(self, sample_rate: int, n_channels: int, outputs: Sequence[str],
+                cancel: CancelToken | None) -> StemStream:
+        plan = None
+        if self.chunk_seconds is not None:
+            work_rate = self._backend.working_rate(sample_rate)
+            base = self._backend.plan(work_rate)
+            chunk = max(base.align, int(self.chunk_seconds * work_rate) // base.align * base.align)
+            plan = base._replace(chunk=chunk)
+        check = cancel.check if cancel is not None else (lambda: None)
+        return StemStream(self._backend, sample_rate, n_channels, outputs, check, plan,
+                          self.threads)
+
+    def _run(self, blocks: Iterator[np.ndarray], stream: StemStream, sample_rate: int,
+             total: int | None, on_progress: ProgressCallback | None,
+             sink: Callable[[np.ndarray], None], cancel: CancelToken | None) -> None:
+        start, done = time.perf_counter(), 0
+
+        def report(stage: str) -> None:
+            if on_progress is not None:
+                on_progress(Progress(stage, done / sample_rate,
+                                     None if total is None else total / sample_rate,
+                                     time.perf_counter() - start))
+
+        report("separating")
+        try:
+            for block in blocks:
+                if cancel is not None:
+                    cancel.check()
+                out = stream.push(block)
+                if out is not None:
+                    sink(out)
+                    done += out.shape[-1]
+                    report("separating")
+            report("finishing")
+            out = stream.finish()
+        finally:
+            stream.close()
+        if out is not None:
+            sink(out)
+            done += out.shape[-1]
+        report("done")
+
+    def separate(self, audio: np.ndarray | PathLike, sample_rate: int | None = None, *,
+                 stems: Sequence[str] | None = None,
+                 on_progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None) -> Stems:
+        """Separate a (C, N) or (N,) array at ``sample_rate``, or an audio file, in memory.
+
+        ``stems`` picks outputs: names from :attr:`stems`, or ``no_<stem>`` for the mix
+        without that stem. Returns (C, N) arrays with the input's rate, channels and length.
+        """
+        outputs = output_names(self.stems, stems)
+        parts: list[np.ndarray] = []
+        if isinstance(audio, str | Path):
+            with audio_io.open_audio(audio) as reader:
+                info = reader.info
+                stream = self._stream(info.sample_rate, info.n_channels, outputs, cancel)
+                self._run(reader.blocks(READ_BLOCK), stream, info.sample_rate, info.n_frames,
+                          on_progress, parts.append, cancel)
+                rate, channels = info.sample_rate, info.n_channels
+        else:
+            array = _as_audio(audio, sample_rate)
+            rate, channels = int(sample_rate), array.shape[0]  # type: ignore[arg-type]
+            stream = self._stream(rate, channels, outputs, cancel)
+            blocks = (array[:, i:i + READ_BLOCK] for i in range(0, array.shape[1], READ_BLOCK))
+            self._run(blocks, stream, rate, array.shape[1], on_progress, parts.append, cancel)
+        joined = (np.concatenate(parts, axis=-1) if parts
+                  else np.zeros((len(outputs), channels, 0), np.float32))
+        return Stems(dict(zip(outputs, joined, strict=True)), rate)
+
+    def separate_file(self, in_path: PathLike, out: PathLike | Mapping[str, PathLike], *,
+                      stems: Sequence[str] | None = None, fmt: str = "wav",
+                      bit_depth: str = "32f", overwrite: bool = False,
+                      name_template: str = "{stem}",
+                      on_progress: ProgressCallback | None = None,
+                      cancel: CancelToken | None = None) -> FileResult:
+        """Stream ``in_path`` from disk through the model to files, in bounded memory.
+
+        ``out`` is a folder (files named by ``name_template`` with ``{stem}`` and ``{track}``)
+        or a mapping from output name to file path. Files appear only when all are finished;
+        on an error or a cancel nothing is left behind and existing files are untouched
+        unless ``overwrite``.
+        """
+        started = time.perf_counter()
+        if isinstance(out, Mapping):
+            outputs = output_names(self.stems, list(out))
+            targets = {name: Path(out[name]) for name in outputs}
+        else:
+            outputs = output_names(self.stems, stems)
+            targets = _targets(Path(out), outputs, fmt, name_template, track_name(in_path))
+        audio_io.output_subtype(fmt, bit_depth)
+        with audio_io.open_audio(in_path) as reader:
+            info = reader.info
+            stream = self._stream(info.sample_rate, info.n_channels, outputs, cancel)
+            with _writers(targets, info.sample_rate, info.n_channels, fmt, bit_depth, overwrite,
+                          info.n_frames) as writers:
+                files = list(writers.values())
+
+                def sink(block: np.ndarray) -> None:
+                    for writer, audio in zip(files, block, strict=True):
+                        writer.write(audio)
+
+                self._run(reader.blocks(READ_BLOCK), stream, info.sample_rate, info.n_frames,
+                          on_progress, sink, cancel)
+                if cancel is not None:
+                    cancel.check()
+                reports = _commit(writers, overwrite)
+        return FileResult(info, reports, time.perf_counter() - started)
+
+
+def track_name(path: PathLike) -> str:
+    """A song's name from its file: ``song.mp3`` and NI ``song.stem.mp4`` give ``song``."""
+    name = Path(path).name
+    return name[: -len(".stem.mp4")] if name.lower().endswith(".stem.mp4") else Path(name).stem
+
+
+def remix_files(paths: Mapping[str, PathLike], gains: Mapping[str, float], out_path: PathLike,
+                fmt: str | None = None, bit_depth: str = "32f",
+                overwrite: bool = False) -> audio_io.WriteReport:
+    """Stream-mix stem files with linear ``gains`` (missing: 1.0) into ``out_path``."""
+    out_path = Path(out_path)
+    fmt = fmt or out_path.suffix.lower().lstrip(".")
+    unknown = set(gains) - set(paths)
+    if unknown:
+        raise InvalidArgumentError(f"no stem named {', '.join(sorted(unknown))}; stems are "
+                                   f"{', '.join(paths)}")
+    with contextlib.ExitStack() as stack:
+        readers = {n: stack.enter_context(audio_io.open_audio(p)) for n, p in paths.items()}
+        infos = [r.info for r in readers.values()]
+        first = infos[0]
+        for info in infos[1:]:
+            if (info.sample_rate, info.n_channels, info.n_frames) != (
+                    first.sample_rate, first.n_channels, first.n_frames):
+                raise InvalidArgumentError(
+                    f"does not match {first.path.name} in rate, channels or length", info.path)
+        with _writers({"mix": out_path}, first.sample_rate, first.n_channels, fmt, bit_depth,
+                      overwrite, first.n_frames) as writers:
+            streams = {n: r.blocks(READ_BLOCK) for n, r in readers.items()}
+            for blocks in zip(*streams.values(), strict=True):
+                mix = np.zeros_like(blocks[0])
+                for name, block in zip(streams, blocks, strict=True):
+                    mix += np.float32(gains.get(name, 1.0)) * block
+                writers["mix"].write(mix)
+            return _commit(writers, overwrite)["mix"]

@@ -1,0 +1,271 @@
+"""``stemma``: the command line.
+
+    stemma separate song.mp3 other.flac -o stems/     # stems/song/vocals.wav ...
+    stemma separate song.mp3 -o out --two-stems vocals --format flac
+    stemma karaoke song.mp3 -o song_karaoke.wav
+    stemma remix stems/song --gain vocals=-6 --mute drums -o remix.wav
+    stemma models
+
+Exit codes: 0 all done, 1 some input failed (each failure is one line on stderr naming the file),
+2 bad usage, 130 cancelled with Ctrl-C (nothing half-written is left).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from . import api, models
+from .api import CancelToken, Progress, Separator, remix_files, stem_files, track_name
+from .errors import Cancelled, EngineError, InvalidArgumentError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+DEFAULT_DEPTH = {"wav": "32f", "flac": "24"}
+log = logging.getLogger("stemma")
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _error(message: object) -> None:
+    _say(f"stemma: error: {' '.join(str(message).split())}")
+
+
+class ProgressBar:
+    """One status line on a terminal; silent when stderr is not a terminal."""
+
+    def __init__(self, label: str, enabled: bool):
+        self.label = label
+        self.enabled = enabled and sys.stderr.isatty()
+        self._last = 0.0
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self._last < 0.1 and p.stage != "done"):
+            return
+        self._last = now
+        frac = p.fraction or 0.0
+        bar = "#" * int(frac * 30)
+        eta = f"{p.eta:4.0f}s left" if p.eta is not None and p.stage == "separating" else ""
+        sys.stderr.write(f"\r{self.label[:40]:40s} [{bar:30s}] {frac:4.0%} {eta:12s}")
+        if p.stage == "done":
+            sys.stderr.write("\r" + " " * 96 + "\r")
+        sys.stderr.flush()
+
+
+@contextmanager
+def _interruptible(token: CancelToken) -> Iterator[None]:
+    """First Ctrl-C cancels the job cleanly; a second one stops at once."""
+
+    def handler(signum, frame):  # noqa: ARG001 - signal handler signature
+        if token.cancelled:
+            raise KeyboardInterrupt
+        token.cancel()
+        _say("\nstemma: stopping (Ctrl-C again to force)...")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _depth(fmt: str, bit_depth: str | None) -> str:
+    return bit_depth or DEFAULT_DEPTH.get(fmt, "32f")
+
+
+def _format_of(path: Path, fmt: str | None) -> str:
+    fmt = fmt or path.suffix.lower().lstrip(".")
+    if fmt not in DEFAULT_DEPTH:
+        raise InvalidArgumentError(f"cannot tell the output format from '{path.name}'; "
+                                   "use a .wav or .flac name")
+    return fmt
+
+
+def _report_clipping(reports: dict) -> None:
+    for report in reports.values():
+        if report.n_clipped:
+            _say(f"stemma: warning: {report.path}: {report.n_clipped} samples clipped at the "
+                 "chosen bit depth (peak {:.2f}); use --bit-depth 32f to keep them".format(
+                     report.peak))
+
+
+def _separator(args: argparse.Namespace) -> Separator:
+    return Separator(args.model, device=args.device, threads=args.threads,
+                     chunk_seconds=args.chunk_seconds)
+
+
+def cmd_separate(args: argparse.Namespace) -> int:
+    if args.stems and args.two_stems:
+        raise InvalidArgumentError("use --stems or --two-stems, not both")
+    stems = None
+    if args.stems:
+        stems = [s.strip() for s in args.stems.split(",") if s.strip()]
+    elif args.two_stems:
+        stems = [args.two_stems, f"no_{args.two_stems}"]
+    bit_depth = _depth(args.format, args.bit_depth)
+    api.audio_io.output_subtype(args.format, bit_depth)
+    separator = _separator(args)
+    api.output_names(separator.stems, stems)  # validate before touching any input
+    token = CancelToken()
+    failed = 0
+    with _interruptible(token):
+        for path in args.inputs:
+            out_dir = args.output / track_name(path)
+            try:
+                result = separator.separate_file(
+                    path, out_dir, stems=stems, fmt=args.format, bit_depth=bit_depth,
+                    overwrite=args.overwrite, cancel=token,
+                    on_progress=ProgressBar(Path(path).name, not args.quiet))
+            except Cancelled:
+                raise
+            except EngineError as err:
+                _error(err)
+                failed += 1
+                continue
+            names = ", ".join(r.path.name for r in result.outputs.values())
+            print(f"{path} -> {out_dir}/ ({names}) in {result.seconds:.1f} s, "
+                  f"{result.speed:.1f}x real time", flush=True)
+            _report_clipping(result.outputs)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_karaoke(args: argparse.Namespace) -> int:
+    fmt = _format_of(args.output, None)
+    separator = _separator(args)
+    token = CancelToken()
+    with _interruptible(token):
+        result = separator.separate_file(
+            args.input, {"no_vocals": args.output}, fmt=fmt,
+            bit_depth=_depth(fmt, args.bit_depth), overwrite=args.overwrite, cancel=token,
+            on_progress=ProgressBar(Path(args.input).name, not args.quiet))
+    print(f"{args.input} -> {args.output} (instrumental) in {result.seconds:.1f} s", flush=True)
+    _report_clipping(result.outputs)
+    return EXIT_OK
+
+
+def _parse_gain(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        return name.strip(), float(value)
+    except ValueError:
+        raise InvalidArgumentError(f"--gain takes STEM=DB, like vocals=-6; got '{text}'") from None
+
+
+def cmd_remix(args: argparse.Namespace) -> int:
+    paths = stem_files(args.stem_dir)
+    gains = {}
+    for text in args.gain or []:
+        name, db = _parse_gain(text)
+        gains[name] = 10 ** (db / 20)
+    for name in args.mute or []:
+        gains[name] = 0.0
+    fmt = _format_of(args.output, None)
+    report = remix_files(paths, gains, args.output, fmt, _depth(fmt, args.bit_depth),
+                         args.overwrite)
+    print(f"{args.stem_dir} -> {args.output} ({', '.join(paths)})", flush=True)
+    _report_clipping({"mix": report})
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    found = models.list_models()
+    auto = models.best_model(found).name if found else None
+    if args.json:
+        print(json.dumps([{"name": m.name, "backend": m.backend, "stems": m.stems,
+                           "sample_rate": m.sample_rate, "devices": m.devices,
+                           "metrics": m.metrics, "folder": str(m.folder),
+                           "auto": m.name == auto} for m in found], indent=2))
+        return EXIT_OK
+    print(f"{'name':14s} {'stems':28s} {'rate':>7s} {'devices':10s} {'uSDR':>6s}  description")
+    for m in found:
+        usdr = m.metrics.get(models.RANKING_METRIC)
+        print(f"{m.name + (' *' if m.name == auto else ''):14s} {','.join(m.stems):28s} "
+              f"{m.sample_rate or 'any':>7} {','.join(m.devices):10s} "
+              f"{'-' if usdr is None else f'{usdr:.2f}':>6s}  {m.description}")
+    print("\n* the model 'auto' picks (best measured uSDR on held-out songs)")
+    return EXIT_OK
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="auto", help="model name or folder (default: auto)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--threads", type=int, default=None, help="chunks separated at once")
+    p.add_argument("--chunk-seconds", type=float, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--bit-depth", choices=("16", "24", "32f"),
+                   help="default: 32f for WAV, 24 for FLAC")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stemma", description="Separate songs into stems.")
+    parser.add_argument("--version", action="version", version="stemma 0.1.0")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("separate", help="split songs into stems")
+    p.add_argument("inputs", nargs="+", help="audio files")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="folder; stems go to OUTPUT/<song name>/<stem>.<format>")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--stems", help="comma-separated stems to write, e.g. vocals,drums")
+    group.add_argument("--two-stems", metavar="STEM", help="STEM and no_STEM (the rest)")
+    p.add_argument("--format", default="wav", choices=("wav", "flac"))
+    _model_options(p)
+    p.set_defaults(run=cmd_separate)
+
+    p = sub.add_parser("karaoke", help="write the instrumental (everything but vocals)")
+    p.add_argument("input")
+    p.add_argument("-o", "--output", type=Path, required=True, help=".wav or .flac file")
+    _model_options(p)
+    p.set_defaults(run=cmd_karaoke)
+
+    p = sub.add_parser("remix", help="mix a folder of stems with new levels")
+    p.add_argument("stem_dir", type=Path)
+    p.add_argument("--gain", action="append", metavar="STEM=DB", help="e.g. vocals=-6")
+    p.add_argument("--mute", action="append", metavar="STEM")
+    p.add_argument("-o", "--output", type=Path, required=True, help=".wav or .flac file")
+    p.add_argument("--bit-depth", choices=("16", "24", "32f"))
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(run=cmd_remix)
+
+    p = sub.add_parser("models", help="list installed models")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="stemma: %(levelname)s: %(message)s")
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except Cancelled:
+        _say("stemma: cancelled; no partial files were left")
+        return EXIT_CANCELLED
+    except KeyboardInterrupt:
+        _say("stemma: interrupted")
+        return EXIT_CANCELLED
+    except InvalidArgumentError as err:
+        _error(err)
+        return EXIT_USAGE
+    except EngineError as err:
+        _error(err)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
