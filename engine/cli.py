@@ -197,6 +197,40 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import report
+    from .evaluation.run import evaluate
+
+    def progress(i: int, n: int, name: str) -> None:
+        _say(f"stemma: evaluating song {i + 1}/{n}: {name}")
+
+    result = evaluate(args.model or [], args.data, nisqa_weights=args.nisqa_weights,
+                      use_visqol=not args.no_visqol, limit=args.limit,
+                      on_song=None if args.quiet else progress)
+    print(report.markdown(result))
+    if args.out:
+        for path in report.write(result, args.out):
+            _say(f"stemma: wrote {path}")
+    return EXIT_OK
+
+
+def cmd_synth_songs(args: argparse.Namespace) -> int:
+    from .training import testset
+
+    def progress(i: int, n: int, name: str) -> None:
+        _say(f"stemma: rendering song {i + 1}/{n}: {name}")
+
+    options = dict(sample_rate=args.rate, min_seconds=args.min_seconds,
+                   max_seconds=args.max_seconds, overwrite=args.overwrite,
+                   on_song=None if args.quiet else progress)
+    if args.training:
+        testset.write_training_songs(args.output, args.songs, seed=args.seed, **options)
+    else:
+        testset.write_test_set(args.output, args.songs, set_seed=args.seed, **options)
+    print(f"{args.songs} songs in {args.output} (MUSDB18-HQ layout)")
+    return EXIT_OK
+
+
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="auto", help="model name or folder (default: auto)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -239,6 +273,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bit-depth", choices=("16", "24", "32f"))
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(run=cmd_remix)
+
+    p = sub.add_parser("eval", help="score models on held-out songs (MUSDB18-HQ layout)")
+    p.add_argument("--model", action="append", help="model to score (repeatable); the "
+                   "mixture and oracle-irm reference rows are always added")
+    p.add_argument("--data", type=Path, required=True, help="folder of <song>/mixture.wav ...")
+    p.add_argument("--out", type=Path, help="folder for report.md, report.json and charts")
+    p.add_argument("--nisqa-weights", type=Path, help="NISQA weights (nisqa.tar); "
+                   "never shipped, so NISQA is skipped without them")
+    p.add_argument("--no-visqol", action="store_true", help="skip ViSQOL (the slowest metric)")
+    p.add_argument("--limit", type=int, help="only the first N songs")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(run=cmd_eval)
+
+    p = sub.add_parser("synth-songs", help="render songs with our synthesizer (MUSDB layout)")
+    p.add_argument("output", type=Path)
+    p.add_argument("--songs", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0, help="test set number, or training seed")
+    p.add_argument("--training", action="store_true",
+                   help="training songs (seeds disjoint from every test set)")
+    p.add_argument("--rate", type=int, default=44100)
+    p.add_argument("--min-seconds", type=float, default=15.0)
+    p.add_argument("--max-seconds", type=float, default=30.0)
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(run=cmd_synth_songs)
 
     p = sub.add_parser("models", help="list installed models")
     p.add_argument("--json", action="store_true")
