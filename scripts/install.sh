@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Install Stemma into .venv (Python >= 3.11). Usage:
-#   scripts/install.sh [--demo] [--test] [--gui]
+#   scripts/install.sh [--demo] [--test] [--gui] [--train] [--eval]
 #     --demo   afterwards, separate the bundled demo song and say where the stems went
-#     --test   also install what the test suite needs
+#     --test   also install what the test suite needs (includes --train and --eval)
+#     --train  training tools (torch, the synthesizer's system packages)
+#     --eval   evaluation metrics (ViSQOL, DNSMOS, NISQA's runtime)
 # onnxruntime and onnxruntime-gpu install the same module and break each other, so exactly one
 # is installed: the GPU build where an NVIDIA driver is present, the CPU build otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-demo=0; extras=(); deps=runtime
+demo=0; extras=(); deps=runtime; torch=0
 for arg in "$@"; do
   case "$arg" in
     --demo) demo=1 ;;
-    --test) extras+=(test); deps=test ;;
+    --test) extras+=(test); deps=test; torch=1 ;;
+    --train) extras+=(train); [ "$deps" = test ] || deps=train; torch=1 ;;
+    --eval) extras+=(eval); torch=1 ;;
     --gui) extras+=(gui) ;;
-    *) echo "usage: $0 [--demo] [--test] [--gui]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--demo] [--test] [--gui] [--train] [--eval]" >&2; exit 2 ;;
   esac
 done
 
@@ -31,6 +35,16 @@ else
 fi
 .venv/bin/python -m pip uninstall -y -q "$other" 2>/dev/null || true
 extras+=("$runtime")
+
+# torch before anything that depends on it: from PyPI (CUDA) with a GPU, else the CPU build
+# from PyTorch's own index (plain PyPI would pull several GB of CUDA libraries).
+if [ "$torch" = 1 ] && ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  if [ "$runtime" = gpu ]; then
+    "${pip[@]}" torch==2.13.0
+  else
+    "${pip[@]}" --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+  fi
+fi
 "${pip[@]}" -e ".[$(IFS=,; echo "${extras[*]}")]"
 echo "stemma: installed into .venv (onnxruntime build: $runtime); run .venv/bin/stemma --help"
 
