@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import audio_io, backends, models
-from .devices import resolve_device
+from .devices import cuda_available, resolve_device
 from .errors import (
     Cancelled,
     EngineError,
@@ -54,6 +54,8 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+# (first sample, {output name: (C, n) block}): stems as they are finished, in order.
+ChunkCallback = Callable[[int, Mapping[str, np.ndarray]], None]
 
 
 class CancelToken:
@@ -301,6 +303,11 @@ class Separator:
         """Every installed model (what ``stemma models`` lists)."""
         return models.list_models()
 
+    @staticmethod
+    def available_devices() -> list[str]:
+        """Devices a model could run on here: ``cpu``, plus ``cuda`` when a GPU is usable."""
+        return ["cpu", "cuda"] if cuda_available() else ["cpu"]
+
     def close(self) -> None:
         self._backend.close()
 
@@ -324,8 +331,16 @@ class Separator:
 
     def _run(self, blocks: Iterator[np.ndarray], stream: StemStream, sample_rate: int,
              total: int | None, on_progress: ProgressCallback | None,
-             sink: Callable[[np.ndarray], None], cancel: CancelToken | None) -> None:
+             sink: Callable[[np.ndarray], None], cancel: CancelToken | None,
+             outputs: Sequence[str], on_chunk: ChunkCallback | None) -> None:
         start, done = time.perf_counter(), 0
+
+        def emit(block: np.ndarray) -> None:
+            nonlocal done
+            sink(block)
+            if on_chunk is not None:
+                on_chunk(done, dict(zip(outputs, block, strict=True)))
+            done += block.shape[-1]
 
         def report(stage: str) -> None:
             if on_progress is not None:
@@ -340,26 +355,26 @@ class Separator:
                     cancel.check()
                 out = stream.push(block)
                 if out is not None:
-                    sink(out)
-                    done += out.shape[-1]
+                    emit(out)
                     report("separating")
             report("finishing")
             out = stream.finish()
         finally:
             stream.close()
         if out is not None:
-            sink(out)
-            done += out.shape[-1]
+            emit(out)
         report("done")
 
     def separate(self, audio: np.ndarray | PathLike, sample_rate: int | None = None, *,
                  stems: Sequence[str] | None = None,
                  on_progress: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None) -> Stems:
+                 cancel: CancelToken | None = None,
+                 on_chunk: ChunkCallback | None = None) -> Stems:
         """Separate a (C, N) or (N,) array at ``sample_rate``, or an audio file, in memory.
 
         ``stems`` picks outputs: names from :attr:`stems`, or ``no_<stem>`` for the mix
         without that stem. Returns (C, N) arrays with the input's rate, channels and length.
+        ``on_chunk(first_sample, blocks)`` receives the stems piece by piece as they finish.
         """
         outputs = output_names(self.stems, stems)
         parts: list[np.ndarray] = []
@@ -368,14 +383,15 @@ class Separator:
                 info = reader.info
                 stream = self._stream(info.sample_rate, info.n_channels, outputs, cancel)
                 self._run(reader.blocks(READ_BLOCK), stream, info.sample_rate, info.n_frames,
-                          on_progress, parts.append, cancel)
+                          on_progress, parts.append, cancel, outputs, on_chunk)
                 rate, channels = info.sample_rate, info.n_channels
         else:
             array = _as_audio(audio, sample_rate)
             rate, channels = int(sample_rate), array.shape[0]  # type: ignore[arg-type]
             stream = self._stream(rate, channels, outputs, cancel)
             blocks = (array[:, i:i + READ_BLOCK] for i in range(0, array.shape[1], READ_BLOCK))
-            self._run(blocks, stream, rate, array.shape[1], on_progress, parts.append, cancel)
+            self._run(blocks, stream, rate, array.shape[1], on_progress, parts.append, cancel,
+                      outputs, on_chunk)
         joined = (np.concatenate(parts, axis=-1) if parts
                   else np.zeros((len(outputs), channels, 0), np.float32))
         return Stems(dict(zip(outputs, joined, strict=True)), rate)
@@ -385,13 +401,14 @@ class Separator:
                       bit_depth: str = "32f", overwrite: bool = False,
                       name_template: str = "{stem}",
                       on_progress: ProgressCallback | None = None,
-                      cancel: CancelToken | None = None) -> FileResult:
+                      cancel: CancelToken | None = None,
+                      on_chunk: ChunkCallback | None = None) -> FileResult:
         """Stream ``in_path`` from disk through the model to files, in bounded memory.
 
         ``out`` is a folder (files named by ``name_template`` with ``{stem}`` and ``{track}``)
         or a mapping from output name to file path. Files appear only when all are finished;
         on an error or a cancel nothing is left behind and existing files are untouched
-        unless ``overwrite``.
+        unless ``overwrite``. ``on_chunk`` sees each piece as it is written.
         """
         started = time.perf_counter()
         if isinstance(out, Mapping):
@@ -413,7 +430,7 @@ class Separator:
                         writer.write(audio)
 
                 self._run(reader.blocks(READ_BLOCK), stream, info.sample_rate, info.n_frames,
-                          on_progress, sink, cancel)
+                          on_progress, sink, cancel, outputs, on_chunk)
                 if cancel is not None:
                     cancel.check()
                 reports = _commit(writers, overwrite)

@@ -186,3 +186,19 @@ def test_model_files_are_verified(tmp_path):
 def test_cuda_for_a_cpu_only_model_is_an_error_not_a_silent_fallback():
     with pytest.raises(DeviceError, match="CPU only"):
         Separator("classic", device="cuda")
+
+
+def test_chunks_arrive_in_order_and_make_up_the_result(make_wav):
+    path, _ = make_wav("song.wav", seconds=12.0)
+    pieces = []
+    stems = Separator("classic", chunk_seconds=3, threads=1).separate(
+        path, stems=["vocals", "no_vocals"], on_chunk=lambda at, b: pieces.append((at, b)))
+    assert len(pieces) > 2 and pieces[0][0] == 0
+    for (at, block), (nxt, _) in zip(pieces, pieces[1:], strict=False):
+        assert at + block["vocals"].shape[-1] == nxt
+    joined = np.concatenate([b["no_vocals"] for _, b in pieces], axis=-1)
+    assert np.array_equal(joined, stems["no_vocals"])
+
+
+def test_available_devices_lists_the_cpu():
+    assert Separator.available_devices()[0] == "cpu"
