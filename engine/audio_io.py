@@ -114,8 +114,12 @@ def _check_info(info: AudioInfo) -> AudioInfo:
 
 
 def check_finite(block: np.ndarray, path: Path | None, offset: int, sample_rate: int) -> None:
-    """Raise ``NonFiniteAudioError`` if ``block`` (C, n) holds NaN or Inf; ``offset`` in samples."""
-    if np.isfinite(block).all():
+    """Raise ``NonFiniteAudioError`` if ``block`` (C, n) holds NaN or Inf; ``offset`` in samples.
+
+    The float64 sum is finite exactly when every sample is (NaN and Inf propagate; float32
+    magnitudes cannot overflow it): one pass and no temporary the size of the audio.
+    """
+    if np.isfinite(np.sum(block, dtype=np.float64)):
         return
     first = int(np.flatnonzero(~np.isfinite(block).all(axis=0))[0]) + offset
     raise NonFiniteAudioError(
@@ -133,6 +137,13 @@ class AudioReader:
 
     def blocks(self, block_frames: int) -> Iterator[np.ndarray]:
         raise NotImplementedError
+
+    def read_all(self) -> np.ndarray:
+        """The whole file as (C, N) float32."""
+        parts = list(self.blocks(1 << 20))
+        if not parts:
+            return np.zeros((self.info.n_channels, 0), np.float32)
+        return np.concatenate(parts, axis=1)
 
     def close(self) -> None:
         pass
@@ -168,6 +179,16 @@ class _SoundFileReader(AudioReader):
             check_finite(block, self.info.path, done, self.info.sample_rate)
             done += block.shape[1]
             yield block
+
+    def read_all(self) -> np.ndarray:
+        """One read and one check; the (C, N) result is a view of libsndfile's (N, C) frames
+        (a transposed copy of a long song costs more than decoding it)."""
+        try:
+            data = self._file.read(dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise CorruptAudioError(f"decoding failed ({err})", self.info.path) from err
+        check_finite(data.T, self.info.path, 0, self.info.sample_rate)
+        return data.T
 
     def close(self) -> None:
         self._file.close()
@@ -329,12 +350,10 @@ def probe(path: str | Path) -> AudioInfo:
 
 
 def read(path: str | Path) -> tuple[np.ndarray, int]:
-    """The whole file as ((C, N) float32, sample rate)."""
+    """The whole file as ((C, N) float32, sample rate). The array may be a transposed view
+    (not C-contiguous); ``np.ascontiguousarray`` it where that matters."""
     with open_audio(path) as reader:
-        blocks = list(reader.blocks(1 << 18))
-        audio = np.concatenate(blocks, axis=1) if blocks else np.zeros((reader.info.n_channels, 0),
-                                                                       np.float32)
-        return audio, reader.info.sample_rate
+        return reader.read_all(), reader.info.sample_rate
 
 
 # --- writers -------------------------------------------------------------------------------
