@@ -1,0 +1,65 @@
+"""One worker type for engine jobs: runs a function on Qt's thread pool and reports through
+signals (progress, chunk, finished, failed, cancelled). Workers never touch widgets: signals
+cross to the UI thread as queued events, so the event loop keeps running while they work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from engine import Cancelled, CancelToken, EngineError
+
+log = logging.getLogger(__name__)
+
+
+class JobSignals(QObject):
+    progress = Signal(object)  # engine.Progress, or (done, total, text) for exports
+    chunk = Signal(int, object)  # first sample, names of the stems that grew
+    finished = Signal(object)  # the function's result
+    failed = Signal(str)  # a one-line message; details are in the log
+    cancelled = Signal()
+
+
+class Job(QRunnable):
+    """``fn(job)`` in the pool; ``job.token`` is its cancel token, ``job.signals`` its voice."""
+
+    def __init__(self, name: str, fn: Callable[[Job], Any]):
+        super().__init__()
+        self.setAutoDelete(False)  # the window keeps the job until it reports back
+        self.name = name
+        self.fn = fn
+        self.token = CancelToken()
+        self.signals = JobSignals()
+        self.done = False
+
+    def run(self) -> None:
+        try:
+            result = self.fn(self)
+        except Cancelled:
+            log.info("%s: cancelled", self.name)
+            self._report(self.signals.cancelled)
+        except EngineError as err:
+            log.warning("%s: %s", self.name, err)
+            self._report(self.signals.failed, str(err))
+        except Exception as err:  # a bug: keep the app alive, say where the details are
+            log.exception("%s failed", self.name)
+            self._report(self.signals.failed, f"{type(err).__name__}: {err}")
+        else:
+            self._report(self.signals.finished, result)
+
+    def _report(self, signal, *args) -> None:
+        self.done = True
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the window that asked has been closed: nobody to tell
+            log.info("%s finished after its window closed", self.name)
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+    def start(self, pool: QThreadPool | None = None) -> Job:
+        (pool or QThreadPool.globalInstance()).start(self)
+        return self
