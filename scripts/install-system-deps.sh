@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # System packages (Debian/Ubuntu) that pip cannot provide. Usage:
-#   scripts/install-system-deps.sh runtime   # python3-venv only: soundfile and PyAV wheels bundle
-#                                            # libsndfile and FFmpeg
-#   scripts/install-system-deps.sh test      # + ffmpeg (makes MP3/M4A test files), fluidsynth,
-#                                            #   GM soundfonts, espeak-ng (the synthesizer)
-#   scripts/install-system-deps.sh train     # the synthesizer's packages
+#   scripts/install-system-deps.sh GROUP...   (GROUP: runtime, gui, train, test)
+#     runtime  python3-venv only: the soundfile and PyAV wheels bundle libsndfile and FFmpeg
+#     gui      Qt's X11/EGL libraries, PortAudio (playback)
+#     train    fluidsynth, General MIDI soundfonts, espeak-ng (our song synthesizer)
+#     test     gui + train + ffmpeg (makes MP3/M4A test files) + PulseAudio with its ALSA
+#              plugin (the tests play through a null sink)
 set -euo pipefail
-want=(python3-venv)
-case "${1:-runtime}" in
-  runtime) ;;
-  test) want+=(ffmpeg fluidsynth fluid-soundfont-gm timgm6mb-soundfont espeak-ng) ;;
-  train) want+=(fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont espeak-ng) ;;
-  *) echo "usage: $0 runtime|test|train" >&2; exit 2 ;;
-esac
+runtime=(python3-venv)
+gui=(libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0
+     libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
+     libxcb-render-util0 libxcb-image0 libportaudio2)
+train=(fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont espeak-ng)
+want=("${runtime[@]}")
+for group in "${@:-runtime}"; do
+  case "$group" in
+    runtime) ;;
+    gui) want+=("${gui[@]}") ;;
+    train) want+=("${train[@]}") ;;
+    test) want+=("${gui[@]}" "${train[@]}" ffmpeg pulseaudio pulseaudio-utils libasound2-plugins) ;;
+    *) echo "usage: $0 runtime|gui|train|test..." >&2; exit 2 ;;
+  esac
+done
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,30 +1,32 @@
 #!/usr/bin/env bash
 # Install Stemma into .venv (Python >= 3.11). Usage:
-#   scripts/install.sh [--demo] [--test] [--gui] [--train] [--eval]
-#     --demo   afterwards, separate the bundled demo song and say where the stems went
-#     --test   also install what the test suite needs (includes --train and --eval)
-#     --train  training tools (torch, the synthesizer's system packages)
-#     --eval   evaluation metrics (ViSQOL, DNSMOS, NISQA's runtime)
+#   scripts/install.sh [--demo] [--no-gui] [--test] [--train] [--eval]
+#     --demo    afterwards, separate the bundled demo song and say where the stems went
+#     --no-gui  leave out the desktop app (stemma-app) and its system libraries: a server
+#     --test    also install what the test suite needs (includes --train and --eval)
+#     --train   training tools (torch, the synthesizer's system packages)
+#     --eval    evaluation metrics (ViSQOL, DNSMOS, NISQA's runtime)
 # onnxruntime and onnxruntime-gpu install the same module and break each other, so exactly one
 # is installed: the GPU build where an NVIDIA driver is present, the CPU build otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-demo=0; extras=(); deps=runtime; torch=0
+demo=0; gui=1; extras=(); deps=(runtime); torch=0
 for arg in "$@"; do
   case "$arg" in
     --demo) demo=1 ;;
-    --test) extras+=(test); deps=test; torch=1 ;;
-    --train) extras+=(train); [ "$deps" = test ] || deps=train; torch=1 ;;
+    --no-gui) gui=0 ;;
+    --test) extras+=(test); deps+=(test); torch=1 ;;
+    --train) extras+=(train); deps+=(train); torch=1 ;;
     --eval) extras+=(eval); torch=1 ;;
-    --gui) extras+=(gui) ;;
-    *) echo "usage: $0 [--demo] [--test] [--gui] [--train] [--eval]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--demo] [--no-gui] [--test] [--train] [--eval]" >&2; exit 2 ;;
   esac
 done
+if [ "$gui" = 1 ]; then extras+=(gui); deps+=(gui); fi
 
 python=${PYTHON:-python3}
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
   echo "stemma: Python 3.11 or newer is needed (found $("$python" --version 2>&1))" >&2; exit 1; }
-scripts/install-system-deps.sh "$deps"
+scripts/install-system-deps.sh "${deps[@]}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 
@@ -47,6 +49,7 @@ if [ "$torch" = 1 ] && ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 "${pip[@]}" -e ".[$(IFS=,; echo "${extras[*]}")]"
 echo "stemma: installed into .venv (onnxruntime build: $runtime); run .venv/bin/stemma --help"
+[ "$gui" = 1 ] && echo "stemma: the desktop app is .venv/bin/stemma-app"
 
 if [ "$demo" = 1 ]; then
   rm -rf stems/demo_song
