@@ -29,6 +29,7 @@ def null_sink_server(folder: Path) -> Iterator[str]:
            "PULSE_RUNTIME_PATH": str(socket.parent)}
     daemon = subprocess.Popen(
         ["pulseaudio", "--daemonize=no", "-n", "--exit-idle-time=-1", "--disallow-exit",
+         "--disable-shm=true",  # containers may restrict /dev/shm; sockets always work
          "--use-pid-file=no", "--load=module-null-sink sink_name=stemma_null",
          f"--load=module-native-protocol-unix auth-anonymous=1 socket={socket}"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
