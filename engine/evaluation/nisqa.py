@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..dsp.mel import mel_filters
+
 RATE = 48000  # the rate NISQA's 20 ms / 10 ms framing is applied at here
 N_FFT, WIN_S, HOP_S, N_MELS, F_MAX = 4096, 0.02, 0.01, 48, 20000.0
 SEG_LEN, SEG_HOP = 15, 4  # frames per segment, frames between segments
@@ -29,30 +31,6 @@ OUTPUTS = ("mos", "noi", "dis", "col", "loud")
 
 
 # --- features ----------------------------------------------------------------------------
-
-
-def _hz_to_mel(f: np.ndarray) -> np.ndarray:
-    """Slaney's mel scale: linear below 1 kHz, logarithmic above."""
-    f = np.asarray(f, dtype=np.float64)
-    step = np.log(6.4) / 27.0
-    return np.where(f < 1000.0, f / (200.0 / 3), 15.0 + np.log(np.maximum(f, 1e-9) / 1000.0)
-                    / step)
-
-
-def _mel_to_hz(m: np.ndarray) -> np.ndarray:
-    step = np.log(6.4) / 27.0
-    return np.where(m < 15.0, m * (200.0 / 3), 1000.0 * np.exp(step * (m - 15.0)))
-
-
-def mel_filters(sample_rate: int, n_fft: int, n_mels: int, f_max: float) -> np.ndarray:
-    """(n_mels, n_fft // 2 + 1) triangular filters on Slaney's scale, area-normalised."""
-    bins = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(f_max), n_mels + 2))
-    widths = np.diff(edges)
-    rising = (bins[None] - edges[:-2, None]) / widths[:-1, None]
-    falling = (edges[2:, None] - bins[None]) / widths[1:, None]
-    weights = np.maximum(0.0, np.minimum(rising, falling))
-    return weights * (2.0 / (edges[2:] - edges[:-2]))[:, None]
 
 
 def melspec_db(audio: np.ndarray, sample_rate: int) -> np.ndarray:

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from engine.evaluation import metrics
-from engine.evaluation.nisqa import Nisqa, NisqaDim, mel_filters, melspec_db, segments
+from engine.dsp.mel import mel_filters
+from engine.evaluation.nisqa import Nisqa, NisqaDim, melspec_db, segments
 from tests.conftest import music
 
 ROOT = Path(__file__).resolve().parents[3]

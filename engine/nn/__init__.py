@@ -1,0 +1,1 @@
+"""Model code only: tensors in, tensors out. Training lives in engine.training."""
