@@ -1,0 +1,1 @@
+"""Thin export scripts: a checkpoint in, verified ONNX graphs out."""

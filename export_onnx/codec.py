@@ -1,0 +1,134 @@
+"""Export the codec's encoder (audio -> codes) and decoder (codes -> audio) to ONNX.
+
+    python -m export_onnx.codec WEIGHTS.safetensors OUT_DIR [--check] [--name NAME]
+
+With ``--name`` the folder becomes an installable codec (``assets/codecs/NAME``): the graphs
+plus a manifest with their sha256 and what the runtime needs to know. Both graphs take any
+length: the encoder audio of (1, 3840 * S) samples (the runtime pads to
+whole codec frames), the decoder codes of (1, 2, L, S) with L levels (1 to 16). ``--check``
+compares onnxruntime with torch on a fresh signal and fails loudly if they disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.nn.codec import Codec, load_codec
+
+OPSET = 18
+
+
+class EncoderGraph(nn.Module):
+    def __init__(self, codec: Codec):
+        super().__init__()
+        self.codec = codec
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:  # (1, N) -> (1, 2, L, S)
+        acoustic, semantic, _ = self.codec._latents(audio)
+        return torch.stack([self.codec.acoustic_rvq.encode(acoustic),
+                            self.codec.semantic_rvq.encode(semantic)], 1)
+
+
+class DecoderGraph(nn.Module):
+    def __init__(self, codec: Codec):
+        super().__init__()
+        self.codec = codec
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:  # (1, 2, L, S) -> (1, N)
+        return self.codec.decode(codes)
+
+
+def export(codec: Codec, out_dir: Path) -> tuple[Path, Path]:
+    """Write encoder.onnx and decoder.onnx with dynamic lengths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frames = torch.export.Dim("frames", min=1, max=100_000)
+    fs = codec.cfg.frame_samples
+    audio = torch.randn(1, 8 * fs) * 0.1
+    codes = torch.zeros(1, 2, codec.cfg.n_levels, 8, dtype=torch.long)
+    levels = torch.export.Dim("levels", min=1, max=codec.cfg.n_levels)
+    paths = (out_dir / "encoder.onnx", out_dir / "decoder.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+        for graph, args, dims, path in (
+                (EncoderGraph(codec), (audio,), {"audio": {1: fs * frames}}, paths[0]),
+                (DecoderGraph(codec), (codes,), {"codes": {2: levels, 3: frames}}, paths[1])):
+            program = torch.onnx.export(graph, args, dynamo=True, dynamic_shapes=dims,
+                                        opset_version=OPSET, verbose=False)
+            program.save(str(path))
+    return paths
+
+
+def check(codec: Codec, encoder: Path, decoder: Path, seconds: float = 3.2) -> dict:
+    """onnxruntime vs torch on a fresh signal: share of equal codes, decoder error."""
+    import onnxruntime as ort
+
+    fs = codec.cfg.frame_samples
+    n = int(seconds * codec.cfg.sample_rate) // fs * fs
+    t = torch.arange(n) / codec.cfg.sample_rate
+    audio = (0.3 * torch.sin(2 * np.pi * 220 * t) + 0.05 * torch.randn(n))[None]
+    enc = ort.InferenceSession(str(encoder), providers=["CPUExecutionProvider"])
+    dec = ort.InferenceSession(str(decoder), providers=["CPUExecutionProvider"])
+    codes_ort = enc.run(None, {enc.get_inputs()[0].name: audio.numpy()})[0]
+    codes_torch = EncoderGraph(codec)(audio).numpy()
+    same = float((codes_ort == codes_torch).mean())
+    wave_ort = dec.run(None, {dec.get_inputs()[0].name: codes_torch})[0]
+    wave_torch = codec.decode(torch.from_numpy(codes_torch)).numpy()
+    err = float(np.abs(wave_ort - wave_torch).max())
+    scale = float(np.abs(wave_torch).max()) + 1e-9
+    return {"same_codes": same, "max_abs_error": err, "relative_error": err / scale}
+
+
+def package(codec: Codec, folder: Path, name: str, description: str = "",
+            metrics: dict | None = None) -> Path:
+    """Export into ``folder`` and write its manifest.json; returns the manifest path."""
+    import hashlib
+    import json
+
+    paths = export(codec, folder)
+    files = [{"path": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+              "size": p.stat().st_size} for p in paths]
+    cfg = codec.cfg
+    manifest = {"format_version": 1, "name": name, "backend": "codec", "stems": [],
+                "sample_rate": cfg.sample_rate, "devices": ["cpu", "cuda"],
+                "description": description, "files": files,
+                "params": {"frame_samples": cfg.frame_samples, "frame_rate": cfg.frame_rate,
+                           "n_levels": cfg.n_levels, "codebook_size": cfg.codebook_size,
+                           "config": cfg.to_dict()},
+                "metrics": metrics or {}}
+    path = folder / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("weights", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--check", action="store_true")
+    parser.add_argument("--name", help="also write manifest.json: an installable codec")
+    parser.add_argument("--description", default="")
+    args = parser.parse_args()
+    codec = load_codec(args.weights)
+    if args.name:
+        print(f"wrote {package(codec, args.out, args.name, args.description)}")
+    else:
+        export(codec, args.out)
+    encoder, decoder = args.out / "encoder.onnx", args.out / "decoder.onnx"
+    print(f"wrote {encoder} and {decoder}")
+    if args.check:
+        result = check(codec, encoder, decoder)
+        print(result)
+        if result["same_codes"] < 0.99 or result["relative_error"] > 1e-3:
+            raise SystemExit("ONNX and torch disagree")
+
+
+if __name__ == "__main__":
+    main()
