@@ -276,11 +276,13 @@ class Separator:
     or ``"cuda"``; asking for CUDA where it cannot run is an error, not a silent fallback.
     ``chunk_seconds`` overrides how much new audio each chunk holds, ``threads`` how many chunks
     are separated at once (default: CPU cores, at most 4); memory grows with both.
+    ``options`` override the model's own settings (e.g. ``{"refine": False}`` for the raw
+    output of ``tokenlm``).
     """
 
     def __init__(self, model: PathLike = "auto", device: str = "auto", *,
                  chunk_seconds: float | None = None, threads: int | None = None,
-                 verify: bool = True):
+                 verify: bool = True, options: dict | None = None):
         if chunk_seconds is not None and chunk_seconds <= 0:
             raise InvalidArgumentError(f"chunk_seconds must be positive, not {chunk_seconds}")
         if threads is not None and threads < 1:
@@ -291,7 +293,7 @@ class Separator:
         if verify:
             self.model.verify()
         self.chunk_seconds = chunk_seconds
-        self._backend = backends.create(self.model, self.device)
+        self._backend = backends.create(self.model, self.device, options)
 
     @property
     def stems(self) -> tuple[str, ...]:

@@ -99,8 +99,9 @@ def _report_clipping(reports: dict) -> None:
 
 
 def _separator(args: argparse.Namespace) -> Separator:
+    options = {"refine": False} if getattr(args, "raw", False) else None
     return Separator(args.model, device=args.device, threads=args.threads,
-                     chunk_seconds=args.chunk_seconds)
+                     chunk_seconds=args.chunk_seconds, options=options)
 
 
 def cmd_separate(args: argparse.Namespace) -> int:
@@ -231,6 +232,63 @@ def cmd_synth_songs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _options(cls, args: argparse.Namespace) -> dict:
+    from dataclasses import fields
+
+    known = {f.name for f in fields(cls)}
+    return {k: v for k, v in vars(args).items() if k in known and v is not None}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.what == "codec":
+        from .training.train_codec import CodecTrainConfig, train_codec
+
+        print(f"codec weights: {train_codec(CodecTrainConfig(**_options(CodecTrainConfig, args)))}")
+        return EXIT_OK
+    if args.prepare:
+        from .nn.codec import load_codec
+        from .training.tokens import prepare_tokens
+
+        if not (args.data and args.codec_weights and args.tokens):
+            raise InvalidArgumentError("--prepare needs --data, --codec-weights and --tokens")
+        files = prepare_tokens(args.data, load_codec(args.codec_weights), args.tokens,
+                               variants=args.variants, on_song=lambda i, n, name: _say(
+                                   f"stemma: tokenizing song {i + 1}/{n}: {name}"))
+        print(f"{len(files)} token files in {args.tokens}")
+        return EXIT_OK
+    from .training.train_separator import SeparatorTrainConfig, train_separator
+
+    path = train_separator(SeparatorTrainConfig(**_options(SeparatorTrainConfig, args)))
+    print(f"separator weights: {path}")
+    return EXIT_OK
+
+
+def cmd_codec(args: argparse.Namespace) -> int:
+    from .codec import NeuralCodec, list_codecs
+
+    if args.action == "list":
+        for info in list_codecs():
+            p = info.params
+            print(f"{info.name:16s} {info.sample_rate} Hz, {p['frame_rate']:g} Hz frames, "
+                  f"{p['n_levels']} levels x {p['codebook_size']} codes x 2 paths  "
+                  f"{info.description}")
+        return EXIT_OK
+    if args.input is None or args.output is None:
+        raise InvalidArgumentError("codec roundtrip needs IN and OUT")
+    codec = NeuralCodec(args.codec, device=args.device)
+    audio, sr = api.audio_io.read(args.input)
+    start = time.perf_counter()
+    decoded = codec.roundtrip(audio, sr, args.levels)
+    fmt = _format_of(args.output, None)
+    api.audio_io.write(args.output, decoded, sr, fmt, _depth(fmt, args.bit_depth),
+                       overwrite=args.overwrite)
+    levels = args.levels or codec.n_levels
+    print(f"{args.input} -> {args.output}: {codec.info.name}, {levels} levels per path, "
+          f"{levels * 2 * 10 * codec.info.params['frame_rate'] / 1000:.2f} kbit/s per channel,"
+          f" on {codec.provider}, {time.perf_counter() - start:.1f} s", flush=True)
+    return EXIT_OK
+
+
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="auto", help="model name or folder (default: auto)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -256,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--stems", help="comma-separated stems to write, e.g. vocals,drums")
     group.add_argument("--two-stems", metavar="STEM", help="STEM and no_STEM (the rest)")
     p.add_argument("--format", default="wav", choices=("wav", "flac"))
+    p.add_argument("--raw", action="store_true",
+                   help="tokenlm: the generated stems as they are (mono, not aligned, not "
+                   "summing to the mix), without the Wiener refinement")
     _model_options(p)
     p.set_defaults(run=cmd_separate)
 
@@ -298,6 +359,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(run=cmd_synth_songs)
+
+    p = sub.add_parser("codec", help="the neural audio codec: list, or roundtrip a file")
+    p.add_argument("action", choices=("roundtrip", "list"))
+    p.add_argument("input", nargs="?", type=Path)
+    p.add_argument("output", nargs="?", type=Path)
+    p.add_argument("--codec", default="default", help="codec name or folder")
+    p.add_argument("--levels", type=int, help="RVQ levels per path to decode (default: all)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--bit-depth", choices=("16", "24", "32f"))
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(run=cmd_codec)
+
+    p = sub.add_parser("train", help="train a model on our data (see engine/training)")
+    p.add_argument("what", choices=("codec", "separator"))
+    p.add_argument("--prepare", action="store_true",
+                   help="separator: tokenize --data with --codec-weights into --tokens")
+    p.add_argument("--codec-weights", type=Path)
+    p.add_argument("--tokens", help="separator: folder of prepared token files")
+    p.add_argument("--variants", type=int, default=3, help="augmented copies per song")
+    p.add_argument("--parallel", action="store_const", const=True,
+                   help="separator: ablation A3 (independent tracks)")
+    p.add_argument("--preset", help="architecture preset: small (CPU) or paper")
+    p.add_argument("--data", help="training songs in the MUSDB18-HQ layout")
+    p.add_argument("--out", help="run folder (a rerun resumes from OUT/last.pt)")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--teacher-steps", dest="teacher_steps", type=int)
+    p.add_argument("--batch-size", dest="batch_size", type=int)
+    p.add_argument("--segment-s", dest="segment_s", type=float)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--log-every", dest="log_every", type=int)
+    p.add_argument("--ckpt-every", dest="ckpt_every", type=int)
+    p.add_argument("--no-bf16", dest="bf16", action="store_const", const=False)
+    p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("models", help="list installed models")
     p.add_argument("--json", action="store_true")

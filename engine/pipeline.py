@@ -187,6 +187,7 @@ class StemStream:
                  outputs: Sequence[str], check_cancel: CheckCancel,
                  plan: ChunkPlan | None = None, workers: int = 1):
         self.n_stems = len(backend.stems)
+        self.consistent = backend.mixture_consistent
         self.work_rate = backend.working_rate(sample_rate)
         resampling = self.work_rate != sample_rate
         self._down = soxr.ResampleStream(sample_rate, self.work_rate, n_channels, dtype="float32",
@@ -243,6 +244,7 @@ class StemStream:
             return None
         mix = self._mix.take(n)
         stems = self._stems.take(n)  # zero-padded if resampling came out a sample short
-        stems += (mix - stems.sum(axis=0)) / self.n_stems
+        if self.consistent:
+            stems += (mix - stems.sum(axis=0)) / self.n_stems
         return np.stack([mix - stems[i] if complement else stems[i]
                          for i, complement in self._picks])

@@ -9,7 +9,7 @@ from ..models import ModelInfo
 from .base import Backend, ChunkPlan
 
 
-def _classic(info: ModelInfo, device: str) -> Backend:
+def _classic(info: ModelInfo, device: str, options: dict) -> Backend:
     from .classic import ClassicBackend, ClassicConfig
 
     try:
@@ -19,17 +19,25 @@ def _classic(info: ModelInfo, device: str) -> Backend:
                          info.folder) from err
 
 
-FACTORIES: dict[str, Callable[[ModelInfo, str], Backend]] = {"classic": _classic}
+def _tokenlm(info: ModelInfo, device: str, options: dict) -> Backend:
+    from .tokenlm import TokenLMBackend  # torch is imported only for this backend
+
+    return TokenLMBackend(info, device, options)
 
 
-def create(info: ModelInfo, device: str) -> Backend:
-    """Instantiate the backend a manifest names, on ``device``."""
+FACTORIES: dict[str, Callable[[ModelInfo, str, dict], Backend]] = {
+    "classic": _classic, "tokenlm": _tokenlm}
+
+
+def create(info: ModelInfo, device: str, options: dict | None = None) -> Backend:
+    """Instantiate the backend a manifest names, on ``device``; ``options`` override the
+    manifest's params (e.g. ``{"refine": False}`` for tokenlm's raw output)."""
     factory = FACTORIES.get(info.backend)
     if factory is None:
         raise ModelError(f"model '{info.name}' needs backend '{info.backend}', which this "
                          f"version of Stemma does not have (known: {', '.join(FACTORIES)})",
                          info.folder)
-    return factory(info, device)
+    return factory(info, device, options or {})
 
 
 __all__ = ["Backend", "ChunkPlan", "create", "FACTORIES"]

@@ -50,6 +50,12 @@ class Backend(ABC):
         """
 
     @property
+    def mixture_consistent(self) -> bool:
+        """Whether the engine projects the outputs to sum to the input. A generative backend
+        in raw mode says False: its stems are not meant to add up to the mix."""
+        return True
+
+    @property
     def device(self) -> str:
         """Where the backend computes ("cpu", "cuda")."""
         return "cpu"

@@ -111,11 +111,12 @@ def _estimators(models: list[str]) -> list[tuple[str, str, Callable]]:
         ("mixture", "reference", lambda mix, stems, sr: {s: mix for s in STEMS}),
         ("oracle-irm", "reference", lambda mix, stems, sr: oracle_irm(mix, stems)),
     ]
-    for model in models:
-        if model == "truth":  # the true stems: every metric at its best (a check of the metrics)
+    for spec in models:
+        if spec == "truth":  # the true stems: every metric at its best (a check of the metrics)
             rows.append(("truth", "reference", lambda mix, stems, sr: dict(stems)))
             continue
-        separator = Separator(model)
+        model, options = parse_spec(spec)
+        separator = Separator(model, options=options)
         kind = separator.model.params.get("kind", "G" if separator.model.backend != "classic"
                                           else "DSP")
 
@@ -123,8 +124,23 @@ def _estimators(models: list[str]) -> list[tuple[str, str, Callable]]:
             out = separator.separate(mix, sr, stems=list(STEMS))
             return {s: out[s] for s in STEMS}
 
-        rows.append((separator.model.name, kind, run))
+        rows.append((spec if options else separator.model.name, kind, run))
     return rows
+
+
+def parse_spec(spec: str) -> tuple[str, dict]:
+    """``name`` or ``name:key=value,key=value`` (values parsed as JSON where they can be)."""
+    import json
+
+    name, _, rest = spec.partition(":")
+    options = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return name, options
 
 
 def evaluate(models: list[str], data: str | Path, nisqa_weights: Path | None = None,
