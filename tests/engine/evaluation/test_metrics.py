@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.evaluation import metrics
 from engine.dsp.mel import mel_filters
+from engine.evaluation import metrics
 from engine.evaluation.nisqa import Nisqa, NisqaDim, melspec_db, segments
 from tests.conftest import music
 
