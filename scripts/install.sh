@@ -4,20 +4,20 @@
 #     --demo    afterwards, separate the bundled demo song and say where the stems went
 #     --no-gui  leave out the desktop app (stemma-app) and its system libraries: a server
 #     --test    also install what the test suite needs (includes --train and --eval)
-#     --train   training tools (torch, the synthesizer's system packages)
+#     --train   training tools (the synthesizer's system packages, ONNX export)
 #     --eval    evaluation metrics (ViSQOL, DNSMOS, NISQA's runtime)
 # onnxruntime and onnxruntime-gpu install the same module and break each other, so exactly one
 # is installed: the GPU build where an NVIDIA driver is present, the CPU build otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-demo=0; gui=1; extras=(); deps=(runtime); torch=0
+demo=0; gui=1; extras=(lm); deps=(runtime)  # lm: tokenlm runs its LM loop in torch
 for arg in "$@"; do
   case "$arg" in
     --demo) demo=1 ;;
     --no-gui) gui=0 ;;
-    --test) extras+=(test); deps+=(test); torch=1 ;;
-    --train) extras+=(train); deps+=(train); torch=1 ;;
-    --eval) extras+=(eval); torch=1 ;;
+    --test) extras+=(test); deps+=(test) ;;
+    --train) extras+=(train); deps+=(train) ;;
+    --eval) extras+=(eval) ;;
     *) echo "usage: $0 [--demo] [--no-gui] [--test] [--train] [--eval]" >&2; exit 2 ;;
   esac
 done
@@ -40,7 +40,7 @@ extras+=("$runtime")
 
 # torch before anything that depends on it: from PyPI (CUDA) with a GPU, else the CPU build
 # from PyTorch's own index (plain PyPI would pull several GB of CUDA libraries).
-if [ "$torch" = 1 ] && ! .venv/bin/python -c "import torch" 2>/dev/null; then
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   if [ "$runtime" = gpu ]; then
     "${pip[@]}" torch==2.13.0
   else
