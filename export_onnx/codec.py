@@ -30,7 +30,7 @@ class EncoderGraph(nn.Module):
         super().__init__()
         self.codec = codec
 
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:  # (1, N) -> (1, 2, L, S)
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:  # (B, N) -> (B, 2, L, S)
         acoustic, semantic, _ = self.codec._latents(audio)
         return torch.stack([self.codec.acoustic_rvq.encode(acoustic),
                             self.codec.semantic_rvq.encode(semantic)], 1)
@@ -41,7 +41,7 @@ class DecoderGraph(nn.Module):
         super().__init__()
         self.codec = codec
 
-    def forward(self, codes: torch.Tensor) -> torch.Tensor:  # (1, 2, L, S) -> (1, N)
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:  # (B, 2, L, S) -> (B, N)
         return self.codec.decode(codes)
 
 
@@ -49,17 +49,20 @@ def export(codec: Codec, out_dir: Path) -> tuple[Path, Path]:
     """Write encoder.onnx and decoder.onnx with dynamic lengths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = torch.export.Dim("frames", min=1, max=100_000)
+    batch = torch.export.Dim("batch", min=1, max=4096)
     fs = codec.cfg.frame_samples
-    audio = torch.randn(1, 8 * fs) * 0.1
-    codes = torch.zeros(1, 2, codec.cfg.n_levels, 8, dtype=torch.long)
+    audio = torch.randn(2, 8 * fs) * 0.1
+    codes = torch.zeros(2, 2, codec.cfg.n_levels, 8, dtype=torch.long)
     levels = torch.export.Dim("levels", min=1, max=codec.cfg.n_levels)
     paths = (out_dir / "encoder.onnx", out_dir / "decoder.onnx")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)
         for graph, args, dims, path in (
-                (EncoderGraph(codec), (audio,), {"audio": {1: fs * frames}}, paths[0]),
-                (DecoderGraph(codec), (codes,), {"codes": {2: levels, 3: frames}}, paths[1])):
+                (EncoderGraph(codec), (audio,), {"audio": {0: batch, 1: fs * frames}},
+                 paths[0]),
+                (DecoderGraph(codec), (codes,), {"codes": {0: batch, 2: levels, 3: frames}},
+                 paths[1])):
             program = torch.onnx.export(graph, args, dynamo=True, dynamic_shapes=dims,
                                         opset_version=OPSET, verbose=False)
             program.save(str(path))

@@ -36,6 +36,7 @@ from .base import Backend, CheckCancel, ChunkPlan
 log = logging.getLogger(__name__)
 RATE = 48000
 N_FFT, HOP = 4096, 1024  # refinement STFT at 48 kHz
+DECODE_BATCH = 32  # (window, track) pairs per codec decoder call
 
 
 def _fades(n: int) -> np.ndarray:
@@ -111,6 +112,10 @@ class TokenLMBackend(Backend):
         tokens = self.lm.generate(prefix, self.temperature, self.top_k, generator)
         codes = deinterleave(tokens).cpu().numpy()  # (B, T, 2, L, S)
         check_cancel()
+        pairs = codes.reshape((-1,) + codes.shape[2:])  # (B * T, 2, L, S)
+        decoded = np.concatenate([self.codec.decoder(pairs[i:i + DECODE_BATCH])[0]
+                                  for i in range(0, len(pairs), DECODE_BATCH)])
+        decoded = decoded.reshape(len(starts), len(TRACKS), -1)
         overlap = self.overlap_frames * fs
         fade_in = _fades(overlap) if overlap else np.ones(0, np.float32)
         out = np.zeros((len(TRACKS), starts[-1] + width), np.float32)
@@ -125,9 +130,7 @@ class TokenLMBackend(Backend):
                 env[:overlap] = 1.0
             if i == len(starts) - 1:
                 env[width - overlap:] = 1.0
-            for k in range(len(TRACKS)):
-                audio = self.codec.decoder(codes[i:i + 1, k])[0][0]
-                out[k, s:s + width] += env * audio[:width]
+            out[:, s:s + width] += env * decoded[i, :, :width]
             weight[s:s + width] += env
         return out[:, :n] / np.maximum(weight[:n], 1e-6)
 

@@ -77,6 +77,10 @@ def test_onnx_takes_any_length_and_any_number_of_levels(tiny_package):
         ref = codec.decode(torch.from_numpy(codes[:, :, :levels])).numpy()
         assert wave.shape == (1, TINY.frame_samples * 13)
         assert np.abs(wave - ref).max() < 1e-3 * np.abs(ref).max()
+    batch = np.concatenate([codes, codes[:, :, :, ::-1]])  # two different signals at once
+    waves = dec.run(None, {"codes": np.ascontiguousarray(batch)})[0]
+    assert waves.shape == (2, TINY.frame_samples * 13)
+    assert np.allclose(waves[0], dec.run(None, {"codes": codes})[0][0], atol=1e-6)
 
 
 def test_runtime_codes_long_audio_in_windows_at_any_rate(tiny_package):
