@@ -111,6 +111,17 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def write_manifest(folder: Path, files: list[Path], **fields: Any) -> Path:
+    """Write ``folder/manifest.json`` for a packaged model: ``fields`` (name, backend,
+    stems, sample_rate, devices, description, params, metrics) plus every file's sha256."""
+    entries = [{"path": p.name, "sha256": _sha256(p), "size": p.stat().st_size}
+               for p in files]
+    manifest = {"format_version": FORMAT_VERSION, **fields, "files": entries}
+    path = Path(folder) / MANIFEST
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return path
+
+
 def list_models() -> list[ModelInfo]:
     """Every model found in the search folders, first occurrence of each name winning."""
     found: dict[str, ModelInfo] = {}

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.models import write_manifest
 from engine.nn.codec import Codec, load_codec
 
 OPSET = 18
@@ -92,23 +93,14 @@ def check(codec: Codec, encoder: Path, decoder: Path, seconds: float = 3.2) -> d
 def package(codec: Codec, folder: Path, name: str, description: str = "",
             metrics: dict | None = None) -> Path:
     """Export into ``folder`` and write its manifest.json; returns the manifest path."""
-    import hashlib
-    import json
-
-    paths = export(codec, folder)
-    files = [{"path": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
-              "size": p.stat().st_size} for p in paths]
     cfg = codec.cfg
-    manifest = {"format_version": 1, "name": name, "backend": "codec", "stems": [],
-                "sample_rate": cfg.sample_rate, "devices": ["cpu", "cuda"],
-                "description": description, "files": files,
-                "params": {"frame_samples": cfg.frame_samples, "frame_rate": cfg.frame_rate,
-                           "n_levels": cfg.n_levels, "codebook_size": cfg.codebook_size,
-                           "config": cfg.to_dict()},
-                "metrics": metrics or {}}
-    path = folder / "manifest.json"
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return path
+    return write_manifest(
+        folder, list(export(codec, folder)), name=name, backend="codec", stems=[],
+        sample_rate=cfg.sample_rate, devices=["cpu", "cuda"], description=description,
+        params={"frame_samples": cfg.frame_samples, "frame_rate": cfg.frame_rate,
+                "n_levels": cfg.n_levels, "codebook_size": cfg.codebook_size,
+                "config": cfg.to_dict()},
+        metrics=metrics or {})
 
 
 def main() -> None:

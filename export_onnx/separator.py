@@ -12,8 +12,6 @@ any batch), ``lm.safetensors`` (the LM in fp16, for the torch generation loop) a
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import logging
 import warnings
 from pathlib import Path
@@ -21,20 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.models import write_manifest
 from engine.nn.layout import TRACKS
-from engine.nn.separator import SeparatorConfig, TokenSeparator
-from engine.nn.serialization import load_model, save_model
+from engine.nn.separator import TokenSeparator, load_separator
+from engine.nn.serialization import save_model
 
 OPSET = 18
-
-
-def load_separator(weights: str | Path) -> TokenSeparator:
-    kind, config, state = load_model(weights)
-    if kind != "separator":
-        raise ValueError(f"{weights} holds a {kind}, not a separator")
-    model = TokenSeparator(SeparatorConfig.from_dict(config))
-    model.load_state_dict(state)
-    return model.eval()
 
 
 def export_conditioner(model: TokenSeparator, path: Path) -> Path:
@@ -71,21 +61,15 @@ def package(model: TokenSeparator, folder: Path, name: str, codec: str,
                 if k.startswith("lm.")}
     save_model(folder / "lm.safetensors", lm_state, "lm", model.cfg.lm.to_dict(),
                dtype=torch.float16)
-    files = [{"path": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
-              "size": p.stat().st_size}
-             for p in (folder / "conditioner.onnx", folder / "lm.safetensors")]
-    manifest = {
-        "format_version": 1, "name": name, "backend": "tokenlm", "stems": list(TRACKS),
-        "sample_rate": 48000, "devices": ["cpu", "cuda"], "description": description,
-        "files": files,
-        "params": {"kind": "G", "codec": codec, "window_frames": model.cfg.window_frames,
-                   "overlap_frames": overlap_frames, "refine": True, "temperature": 0.0,
-                   "top_k": 0, "seed": 0, "chunk_s": 180.0,
-                   "variant": "parallel (A3)" if model.cfg.lm.parallel else "sequential"},
-        "metrics": metrics or {}}
-    path = folder / "manifest.json"
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return path
+    return write_manifest(
+        folder, [folder / "conditioner.onnx", folder / "lm.safetensors"], name=name,
+        backend="tokenlm", stems=list(TRACKS), sample_rate=48000, devices=["cpu", "cuda"],
+        description=description,
+        params={"kind": "G", "codec": codec, "window_frames": model.cfg.window_frames,
+                "overlap_frames": overlap_frames, "refine": True, "temperature": 0.0,
+                "top_k": 0, "seed": 0, "chunk_s": 180.0,
+                "variant": "parallel (A3)" if model.cfg.lm.parallel else "sequential"},
+        metrics=metrics or {})
 
 
 def main() -> None:

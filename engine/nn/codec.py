@@ -27,7 +27,7 @@ from torch import nn
 
 from .blocks import ConvNeXtBlock, TransformerLayer, init_weights, rope_tables
 from .rvq import ResidualVQ
-from .serialization import load_model
+from .serialization import load_module
 from .spectral import STFT, LogMel
 from .teacher import Teacher, TeacherConfig
 
@@ -227,9 +227,4 @@ class Codec(nn.Module):
 
 def load_codec(path: str | Path) -> Codec:
     """A codec from its safetensors file (``engine.nn.serialization``), in eval mode."""
-    kind, config, state = load_model(path)
-    if kind != "codec":
-        raise ValueError(f"{path} holds a {kind}, not a codec")
-    codec = Codec(CodecConfig.from_dict(config))
-    codec.load_state_dict(state)
-    return codec.eval()
+    return load_module(path, "codec", lambda cfg: Codec(CodecConfig.from_dict(cfg)))

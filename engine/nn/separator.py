@@ -14,6 +14,7 @@ from torch import nn
 
 from .conformer import Conditioner, ConformerConfig
 from .lm import LMConfig, TokenLM
+from .serialization import load_module
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,21 @@ class TokenSeparator(nn.Module):
         self.conditioner = Conditioner(cfg.conformer, cfg.lm.dim)
         self.lm = TokenLM(cfg.lm)
 
-    def loss(self, mel: torch.Tensor, tracks: torch.Tensor) -> dict[str, torch.Tensor]:
-        """mel (B, 4 S, n_mels) of the mixture windows, tracks (B, T, 2 S, L) -> losses."""
+    def forward(self, mel: torch.Tensor, tracks: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The training loss: mel (B, 4 S, n_mels) of the mixture windows, tracks
+        (B, T, 2 S, L) -> losses. (``forward``, so DistributedDataParallel sees the call.)"""
         return self.lm.loss(self.conditioner.from_mel(mel), tracks)
+
+    loss = forward
 
     @torch.no_grad()
     def generate(self, audio: torch.Tensor, temperature: float = 0.0, top_k: int = 0,
                  generator: torch.Generator | None = None) -> torch.Tensor:
         """Mixture windows (B, window_samples) at 48 kHz -> track tokens (B, T, 2S, L)."""
         return self.lm.generate(self.conditioner(audio), temperature, top_k, generator)
+
+
+def load_separator(path) -> TokenSeparator:
+    """A separator from its safetensors file, in eval mode."""
+    return load_module(path, "separator",
+                       lambda cfg: TokenSeparator(SeparatorConfig.from_dict(cfg)))

@@ -48,3 +48,13 @@ def load_model(path: str | Path, dtype: torch.dtype = torch.float32
     state = {k: (v.to(dtype) if v.is_floating_point() else v)
              for k, v in load_file(str(path)).items()}
     return kind, config, state
+
+
+def load_module(path: str | Path, kind: str, build) -> torch.nn.Module:
+    """Build a module with ``build(config)`` from a file of ``kind``, load its weights, eval."""
+    found, config, state = load_model(path)
+    if found != kind:
+        raise ValueError(f"{path} holds a {found}, not a {kind}")
+    module = build(config)
+    module.load_state_dict(state)
+    return module.eval()

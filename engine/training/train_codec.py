@@ -19,13 +19,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import os
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +32,9 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from ..nn.codec import Codec, codec_config
-from ..nn.serialization import save_model
 from .data import DataConfig, FolderStems
 from .losses import MultiResolutionLoss
+from .runs import RunLog, distributed, learning_rate, resume, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +62,6 @@ class CodecTrainConfig:
     workers: int = 1  # DataLoader workers
 
 
-def _distributed() -> tuple[int, int]:
-    """(rank, world size); initialises the process group under torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank() if world > 1 else 0), world
-
-
 def stem_batches(folder: str, cfg: CodecTrainConfig, sample_rate: int, rank: int
                  ) -> Iterator[torch.Tensor]:
     """Endless (B, N) batches of non-silent single-stem crops."""
@@ -91,28 +80,11 @@ def stem_batches(folder: str, cfg: CodecTrainConfig, sample_rate: int, rank: int
 
 
 def _lr(step: int, cfg: CodecTrainConfig, total: int) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, total - cfg.warmup)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-
-class _Log:
-    def __init__(self, path: Path, enabled: bool):
-        self.path, self.enabled = path, enabled
-
-    def __call__(self, **record) -> None:
-        if not self.enabled:
-            return
-        line = json.dumps({k: (round(v, 5) if isinstance(v, float) else v)
-                           for k, v in record.items()})
-        with self.path.open("a") as f:
-            f.write(line + "\n")
-        print(line, flush=True)
+    return learning_rate(step, cfg.lr, cfg.warmup, total, floor=0.1)
 
 
 def pretrain_teacher(model: Codec, batches: Iterator[torch.Tensor], cfg: CodecTrainConfig,
-                     log_line: _Log) -> None:
+                     log_line: RunLog) -> None:
     """Set the teacher's mel statistics from data, then BEST-RQ for ``teacher_steps``."""
     teacher = model.teacher
     with torch.no_grad():
@@ -143,25 +115,20 @@ def pretrain_teacher(model: Codec, batches: Iterator[torch.Tensor], cfg: CodecTr
 
 
 def train_codec(cfg: CodecTrainConfig) -> Path:
-    rank, world = _distributed()
+    rank, world = distributed()
     torch.manual_seed(cfg.seed + rank)
     np.random.seed(cfg.seed + rank)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    log_line = _Log(out / "log.jsonl", rank == 0)
+    log_line = RunLog(out / "log.jsonl", rank == 0)
     arch = codec_config(cfg.preset)
     model = Codec(arch)
     losses = MultiResolutionLoss(arch.sample_rate)
     trainable = [p for n, p in model.named_parameters() if not n.startswith("teacher.")]
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0.01)
-    step = 0
-    checkpoint = out / "last.pt"
     batches = stem_batches(cfg.data, cfg, arch.sample_rate, rank)
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step = int(state["step"])
+    step = resume(out, model, opt)
+    if step:
         log_line(phase="resume", step=step)
     elif cfg.teacher_steps:
         pretrain_teacher(model, batches, cfg, log_line)
@@ -205,12 +172,7 @@ def train_codec(cfg: CodecTrainConfig) -> Path:
                                             for p, u in model.semantic_rvq.usage()]
             log_line(**record)
         if rank == 0 and (step % cfg.ckpt_every == 0 or step == cfg.steps):
-            tmp = checkpoint.with_name("last.pt.part")
-            torch.save({"format_version": 1, "config": arch.to_dict(), "train": asdict(cfg),
-                        "step": step, "model": model.state_dict(),
-                        "optimizer": opt.state_dict()}, tmp)
-            tmp.replace(checkpoint)
-            save_model(out / "codec.safetensors", model.state_dict(), "codec", arch.to_dict())
+            save_checkpoint(out, step, model, opt, "codec", arch.to_dict(), cfg)
     if world > 1:
         dist.destroy_process_group()
     return out / "codec.safetensors"

@@ -15,10 +15,8 @@ per-level accuracy, DDP under torchrun.
 
 from __future__ import annotations
 
-import json
-import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -27,9 +25,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from ..nn.separator import TokenSeparator, separator_config
-from ..nn.serialization import save_model
+from .runs import RunLog, distributed, learning_rate, resume, save_checkpoint
 from .tokens import TokenWindows
-from .train_codec import _distributed
 
 
 @dataclass(frozen=True)
@@ -51,14 +48,11 @@ class SeparatorTrainConfig:
 
 
 def _lr(step: int, cfg: SeparatorTrainConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+    return learning_rate(step, cfg.lr, cfg.warmup, cfg.steps, floor=0.05)
 
 
 def train_separator(cfg: SeparatorTrainConfig) -> Path:
-    rank, world = _distributed()
+    rank, world = distributed()
     torch.manual_seed(cfg.seed + rank)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -66,23 +60,18 @@ def train_separator(cfg: SeparatorTrainConfig) -> Path:
     model = TokenSeparator(arch)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95),
                             weight_decay=cfg.weight_decay)
-    step = 0
-    checkpoint = out / "last.pt"
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step = int(state["step"])
-    net = DistributedDataParallel(model) if world > 1 else model
+    step = resume(out, model, opt)
+    log_line = RunLog(out / "log.jsonl", rank == 0)
+    # The sequential model never uses the per-track start tokens (A3 only).
+    net = DistributedDataParallel(model, find_unused_parameters=True) if world > 1 else model
     data = TokenWindows(cfg.tokens, arch.window_frames, seed=cfg.seed * 1000 + rank + step)
     loader = iter(DataLoader(data, batch_size=cfg.batch_size, num_workers=cfg.workers))
     start, done = time.perf_counter(), 0
-    log_path = out / "log.jsonl"
     while step < cfg.steps:
         batch = next(loader)
         model.train()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-            losses = (net.module if world > 1 else net).loss(batch["mel"], batch["tracks"])
+            losses = net(batch["mel"], batch["tracks"])
         for group in opt.param_groups:
             group["lr"] = _lr(step, cfg)
         opt.zero_grad(set_to_none=True)
@@ -91,24 +80,14 @@ def train_separator(cfg: SeparatorTrainConfig) -> Path:
         opt.step()
         step += 1
         done += 1
-        if rank == 0 and step % cfg.log_every == 0:
-            record = {"step": step, "loss": round(losses["loss"].item(), 4),
-                      "code_loss": round(losses["code_loss"].item(), 4),
-                      "end_loss": round(losses["end_loss"].item(), 4),
-                      "accuracy": [round(a, 3) for a in losses["accuracy"].tolist()],
-                      "lr": round(opt.param_groups[0]["lr"], 6),
-                      "steps_per_s": round(done / (time.perf_counter() - start), 3)}
-            with log_path.open("a") as f:
-                f.write(json.dumps(record) + "\n")
-            print(json.dumps(record), flush=True)
+        if step % cfg.log_every == 0:
+            log_line(step=step, loss=losses["loss"].item(),
+                     code_loss=losses["code_loss"].item(), end_loss=losses["end_loss"].item(),
+                     accuracy=[round(a, 3) for a in losses["accuracy"].tolist()],
+                     lr=opt.param_groups[0]["lr"],
+                     steps_per_s=done / (time.perf_counter() - start))
         if rank == 0 and (step % cfg.ckpt_every == 0 or step == cfg.steps):
-            tmp = checkpoint.with_name("last.pt.part")
-            torch.save({"format_version": 1, "config": arch.to_dict(), "train": asdict(cfg),
-                        "step": step, "model": model.state_dict(),
-                        "optimizer": opt.state_dict()}, tmp)
-            tmp.replace(checkpoint)
-            save_model(out / "separator.safetensors", model.state_dict(), "separator",
-                       arch.to_dict())
+            save_checkpoint(out, step, model, opt, "separator", arch.to_dict(), cfg)
     if world > 1:
         dist.destroy_process_group()
     return out / "separator.safetensors"
