@@ -9,8 +9,15 @@ paper's, at the cost of treating the levels of one frame as independent given th
 per-level loss weights [2, 1, ..., 1] make the coarse level count most, where that matters).
 
 Code embeddings are factorised: a ``code_dim``-wide table per (stream, level), summed and
-projected to the model width; the classifiers reuse those tables (weight tying) through a
-projection of the hidden state to ``code_dim``. That keeps 2 x 16 x 1024 codes cheap.
+projected to the model width; the classifiers reuse those tables (weight tying): the hidden
+state is projected to one ``code_dim`` query per level, scored against that level's table.
+That keeps 2 x 16 x 1024 codes cheap.
+
+``aligned_prefix`` (beyond the paper, on in the ``small`` preset): every input position also
+receives a projection of the mixture frame whose token it predicts. The sequence stays the
+paper's; the change spares a small model from learning, by counting positions, which prefix
+frame belongs to which output frame (the distance grows by one frame per frame), which the
+paper's model learns from 23,000 hours and we cannot.
 
 ``parallel=True`` is ablation A3: the four tracks are decoded side by side from the mixture
 prefix with track-specific output projections, and no track sees another.
@@ -46,6 +53,7 @@ class LMConfig:
     parallel: bool = False  # ablation A3: independent tracks, track-specific heads
     first_level_weight: float = 2.0  # loss weights [2, 1, ..., 1]
     label_smoothing: float = 0.1
+    aligned_prefix: bool = False  # add each output frame's mixture frame to its input
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,12 +88,13 @@ class TokenLM(nn.Module):
         self.mix_token = nn.Parameter(torch.zeros(cfg.dim))
         self.start_token = nn.Parameter(torch.zeros(cfg.dim))
         self.track_tokens = nn.Parameter(torch.zeros(cfg.n_tracks, cfg.dim))  # parallel only
+        self.align = nn.Linear(cfg.dim, cfg.dim, bias=False) if cfg.aligned_prefix else None
         self.layers = nn.ModuleList([TransformerLayer(cfg.dim, cfg.n_heads, cfg.hidden,
                                                       cfg.dropout)
                                      for _ in range(cfg.n_layers)])
         self.norm = RMSNorm(cfg.dim)
         n_heads = cfg.n_tracks if cfg.parallel else 1
-        self.code_out = nn.ModuleList([nn.Linear(cfg.dim, cfg.code_dim, bias=False)
+        self.code_out = nn.ModuleList([nn.Linear(cfg.dim, levels * cfg.code_dim, bias=False)
                                        for _ in range(n_heads)])
         self.bias = nn.Parameter(torch.zeros(n_heads, 2, levels, k))
         self.end = nn.Parameter(torch.zeros(cfg.dim))  # the end token's logit direction
@@ -97,10 +106,14 @@ class TokenLM(nn.Module):
 
     # --- embedding ----------------------------------------------------------------------
 
-    def embed_codes(self, codes: torch.Tensor, stream: torch.Tensor) -> torch.Tensor:
-        """Codes (..., L) of streams (...) -> (..., dim): the sum of the levels' embeddings."""
+    def embed_codes(self, codes: torch.Tensor, stream: int | torch.Tensor) -> torch.Tensor:
+        """Codes (..., L) of one stream, or of streams (...) -> (..., dim): the sum of the
+        levels' embeddings."""
         levels = torch.arange(self.cfg.n_levels, device=codes.device)
-        vectors = self.tables[stream[..., None], levels, codes]  # (..., L, code_dim)
+        if isinstance(stream, int):
+            vectors = self.tables[stream][levels, codes]  # (..., L, code_dim)
+        else:
+            vectors = self.tables[stream[..., None], levels, codes]
         return self.code_in(vectors.sum(-2))
 
     def embed_prefix(self, prefix: torch.Tensor) -> torch.Tensor:
@@ -108,15 +121,32 @@ class TokenLM(nn.Module):
         mix = self.mix_token.to(prefix.dtype).expand(prefix.shape[0], 1, -1)
         return torch.cat([mix, prefix], 1)
 
+    def conditioning(self, prefix: torch.Tensor) -> torch.Tensor | None:
+        """What ``aligned_prefix`` adds to a track's 2S + 1 inputs: input i (the start token,
+        then code i - 1) predicts token i, of frame i // 2, and gets that mixture frame; the
+        last input predicts the end token and gets nothing. (B, 2S + 1, dim), or None."""
+        if self.align is None:
+            return None
+        frames = F.pad(self.align(prefix), (0, 0, 0, 1))  # (B, S + 1, D), a zero frame last
+        index = torch.arange(2 * prefix.shape[1] + 1, device=prefix.device) // 2
+        return frames[:, index]
+
+    def embed_track(self, prefix: torch.Tensor, codes: torch.Tensor,
+                    start: torch.Tensor) -> torch.Tensor:
+        """One track's inputs: start (D,), codes (B, 2S, L) -> (B, 2S + 1, D)."""
+        b, n = codes.shape[:2]
+        stream = torch.arange(n, device=codes.device) % 2
+        body = torch.cat([start.to(prefix.dtype).expand(b, 1, -1),
+                          self.embed_codes(codes, stream.expand(b, n)).to(prefix.dtype)], 1)
+        cond = self.conditioning(prefix)
+        return body if cond is None else body + cond
+
     def embed_sequence(self, prefix: torch.Tensor, tracks: torch.Tensor,
                        layout: Layout) -> torch.Tensor:
         """Training input (sequential layout): (B, S, dim), (B, T, 2S, L) -> (B, len, dim)."""
-        b = tracks.shape[0]
-        stream = (torch.arange(2 * layout.n_frames, device=tracks.device) % 2)
-        codes = self.embed_codes(tracks, stream.expand(b, layout.n_tracks, -1))  # (B,T,2S,D)
-        start = self.start_token.to(codes.dtype).expand(b, layout.n_tracks, 1, -1)
-        body = torch.cat([start, codes], 2).flatten(1, 2)  # (B, T * (2S + 1), D)
-        return torch.cat([self.embed_prefix(prefix.to(codes.dtype)), body], 1)
+        body = [self.embed_track(prefix, tracks[:, k], self.start_token)
+                for k in range(layout.n_tracks)]
+        return torch.cat([self.embed_prefix(prefix)] + body, 1)
 
     # --- transformer ----------------------------------------------------------------------
 
@@ -131,26 +161,12 @@ class TokenLM(nn.Module):
                       positions=positions)
         return self.norm(x)
 
-    def logits(self, hidden: torch.Tensor, stream: torch.Tensor,
-               track: torch.Tensor | None = None) -> torch.Tensor:
-        """Hidden (N, dim) at positions whose next token is of ``stream`` (N,) -> logits
-        (N, L, K) (``track`` (N,) picks the head of the parallel variant)."""
-        if self.cfg.parallel:
-            proj = torch.stack([head(hidden) for head in self.code_out], 1)  # (N, T, C)
-            proj = proj[torch.arange(len(hidden), device=hidden.device), track]
-            head = track
-        else:
-            proj = self.code_out[0](hidden)
-            head = torch.zeros_like(stream)
-        out = torch.empty(len(hidden), self.cfg.n_levels, self.cfg.codebook_size,
-                          device=hidden.device)
-        for s in (0, 1):  # one matmul per stream against its shared tables
-            rows = (stream == s).nonzero()[:, 0]
-            if len(rows):
-                out[rows] = (torch.einsum("nc,lkc->nlk", proj[rows].float(),
-                                          self.tables[s].float())
-                             + self.bias[head[rows], s])
-        return out
+    def logits(self, hidden: torch.Tensor, stream: int, head: int = 0) -> torch.Tensor:
+        """Hidden (N, dim) at positions whose next token is of ``stream`` -> logits (N, L, K).
+        ``head`` picks the track's output projection in the parallel variant."""
+        query = self.code_out[head](hidden).view(len(hidden), self.cfg.n_levels, -1)
+        return (torch.einsum("nlc,lkc->nlk", query.float(), self.tables[stream].float())
+                + self.bias[head, stream])
 
     # --- training -------------------------------------------------------------------------
 
@@ -160,53 +176,53 @@ class TokenLM(nn.Module):
         Returns the weighted cross-entropy (label smoothing 0.1, level weights [2, 1, ...]),
         and per-level accuracy of the codes for logging.
         """
-        b, t, n, levels = tracks.shape
+        b, t, n, _ = tracks.shape
         layout = Layout(n // 2, t)
         if self.cfg.parallel:
             return self._parallel_loss(prefix, tracks, layout)
         hidden = self._run(self.embed_sequence(prefix, tracks, layout))
         # Track k's predictions sit at its start token and its codes: positions start..start+2S
-        starts = [layout.track_start(k) for k in range(t)]
-        index = torch.cat([torch.arange(s, s + n + 1) for s in starts]).to(tracks.device)
-        h = hidden[:, index].reshape(b, t, n + 1, -1)
-        return self._score(h, tracks, torch.zeros(b, t, dtype=torch.long, device=h.device))
+        h = torch.stack([hidden[:, layout.track_start(k):layout.track_start(k) + n + 1]
+                         for k in range(t)], 1)
+        return self._score(h, tracks)
 
     def _parallel_loss(self, prefix: torch.Tensor, tracks: torch.Tensor,
                        layout: Layout) -> dict[str, torch.Tensor]:
-        b, t, n, _ = tracks.shape
-        stream = (torch.arange(n, device=tracks.device) % 2).expand(b, n)
         hs = []
-        for k in range(t):  # each track alone after the prefix: no cross-track context
-            start = (self.start_token + self.track_tokens[k]).expand(b, 1, -1)
-            x = torch.cat([self.embed_prefix(prefix), start.to(prefix.dtype),
-                           self.embed_codes(tracks[:, k], stream).to(prefix.dtype)], 1)
+        for k in range(layout.n_tracks):  # each track alone after the prefix: no cross-track
+            start = self.start_token + self.track_tokens[k]
+            x = torch.cat([self.embed_prefix(prefix),
+                           self.embed_track(prefix, tracks[:, k], start)], 1)
             hs.append(self._run(x)[:, layout.prefix:])  # (B, 2S + 1, D)
-        track = torch.arange(t, device=tracks.device).expand(b, t)
-        return self._score(torch.stack(hs, 1), tracks, track)
+        return self._score(torch.stack(hs, 1), tracks)
 
-    def _score(self, h: torch.Tensor, tracks: torch.Tensor,
-               track: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _score(self, h: torch.Tensor, tracks: torch.Tensor) -> dict[str, torch.Tensor]:
         """h (B, T, 2S + 1, D): predictions of codes 0..2S-1 and then the end token."""
         b, t, n, levels = tracks.shape
-        code_h = h[:, :, :n].reshape(-1, h.shape[-1])
-        stream = (torch.arange(n, device=h.device) % 2).repeat(b * t)
-        tk = track[:, :, None].expand(b, t, n).reshape(-1)
-        logits = self.logits(code_h, stream, tk)  # (B*T*2S, L, K)
-        target = tracks.reshape(-1, levels)
-        ce = F.cross_entropy(logits.transpose(1, 2), target, reduction="none",
-                             label_smoothing=self.cfg.label_smoothing)  # (N, L)
-        code_loss = (ce.mean(0) * self.level_weights).sum()
-        # The end token: one logit, against the code logits of level 0, at the last step.
-        end_h = h[:, :, n].reshape(-1, h.shape[-1])
-        first_stream = torch.zeros(len(end_h), dtype=torch.long, device=h.device)
-        end_logits = torch.cat([self.logits(end_h, first_stream, track.reshape(-1))[:, 0],
-                                (end_h.float() @ self.end.float())[:, None]], 1)
-        end_target = torch.full((len(end_h),), self.cfg.codebook_size, device=h.device)
-        end_loss = F.cross_entropy(end_logits, end_target,
-                                   label_smoothing=self.cfg.label_smoothing)
-        accuracy = (logits.argmax(-1) == target).float().mean(0)
-        return {"loss": code_loss + end_loss / (2 * n), "code_loss": code_loss,
-                "end_loss": end_loss, "accuracy": accuracy}
+        ce_sum = torch.zeros(levels, device=h.device)
+        hits = torch.zeros(levels, device=h.device)
+        end_loss = torch.zeros((), device=h.device)
+        for k in range(t):
+            head = k if self.cfg.parallel else 0
+            for stream in (0, 1):  # even steps predict acoustic codes, odd steps semantic
+                logits = self.logits(h[:, k, stream:n:2].reshape(-1, h.shape[-1]), stream, head)
+                target = tracks[:, k, stream::2].reshape(-1, levels)
+                ce_sum = ce_sum + F.cross_entropy(
+                    logits.transpose(1, 2), target, reduction="none",
+                    label_smoothing=self.cfg.label_smoothing).sum(0)
+                hits = hits + (logits.argmax(-1) == target).float().sum(0)
+            # The end token: one logit, against the code logits of level 0, at the last step.
+            end_h = h[:, k, n]
+            end_logits = torch.cat([self.logits(end_h, 0, head)[:, 0],
+                                    (end_h.float() @ self.end.float())[:, None]], 1)
+            end_target = torch.full((b,), self.cfg.codebook_size, device=h.device)
+            end_loss = end_loss + F.cross_entropy(end_logits, end_target,
+                                                  label_smoothing=self.cfg.label_smoothing)
+        count = b * t * n
+        code_loss = (ce_sum / count * self.level_weights).sum()
+        end_loss = end_loss / t
+        return {"loss": code_loss + end_loss / (n + 1), "code_loss": code_loss,
+                "end_loss": end_loss, "accuracy": hits / count}
 
     # --- generation ---------------------------------------------------------------------
 
@@ -235,6 +251,28 @@ class TokenLM(nn.Module):
         probs = logits.softmax(-1).reshape(-1, logits.shape[-1])
         return torch.multinomial(probs, 1, generator=generator).view(logits.shape[:-1])
 
+    def decode_n_tokens(self, x: torch.Tensor, position: int, caches: list[KVCache],
+                        n: int, cond: torch.Tensor | None, heads: list[int],
+                        temperature: float, top_k: int,
+                        generator: torch.Generator | None) -> torch.Tensor:
+        """From input x (B, 1, D) at ``position``, generate ``n`` code tokens of one track per
+        row; the last one is written to the cache too. ``heads`` gives each group of B /
+        len(heads) consecutive rows its output head. -> codes (B, n, L)."""
+        b = x.shape[0]
+        out = torch.zeros(b, n, self.cfg.n_levels, dtype=torch.long, device=x.device)
+        for j in range(n):
+            h = self.decode_one_token(x, position + j, caches).view(-1, len(heads), x.shape[-1])
+            stream = j % 2
+            logits = torch.stack([self.logits(h[:, i], stream, head)
+                                  for i, head in enumerate(heads)], 1).flatten(0, 1)
+            codes = self.sample(logits, temperature, top_k, generator)
+            out[:, j] = codes
+            x = self.embed_codes(codes, stream)[:, None].to(x.dtype)
+            if cond is not None:
+                x = x + cond[:, j + 1:j + 2]
+        self.decode_one_token(x, position + n, caches)  # the last code joins the context
+        return out
+
     @torch.no_grad()
     def generate(self, prefix: torch.Tensor, temperature: float = 0.0, top_k: int = 0,
                  generator: torch.Generator | None = None) -> torch.Tensor:
@@ -242,44 +280,30 @@ class TokenLM(nn.Module):
         if self.cfg.parallel:
             return self._generate_parallel(prefix, temperature, top_k, generator)
         b, s, _ = prefix.shape
-        t, levels = self.cfg.n_tracks, self.cfg.n_levels
-        layout = Layout(s, t)
+        layout = Layout(s, self.cfg.n_tracks)
         caches = self.setup_cache(b, layout.length, prefix.dtype, prefix.device)
         self.prefill(self.embed_prefix(prefix), caches)
-        out = torch.zeros(b, t, 2 * s, levels, dtype=torch.long, device=prefix.device)
-        position = layout.prefix
+        cond = self.conditioning(prefix)
         start = self.start_token.to(prefix.dtype).expand(b, 1, -1)
-        zero = torch.zeros(b, dtype=torch.long, device=prefix.device)
-        for k in range(t):
-            x = start
-            for j in range(2 * s):
-                h = self.decode_one_token(x, position, caches)
-                position += 1
-                stream = zero + j % 2
-                codes = self.sample(self.logits(h, stream, zero), temperature, top_k, generator)
-                out[:, k, j] = codes
-                x = self.embed_codes(codes, stream)[:, None].to(prefix.dtype)
-            if k < t - 1:  # the last code goes into the cache before the next start token
-                self.decode_one_token(x, position, caches)
-                position += 1
-        return out
+        if cond is not None:
+            start = start + cond[:, :1]
+        tracks = []
+        for k in range(layout.n_tracks):  # one cache, kept across the tracks
+            tracks.append(self.decode_n_tokens(start, layout.track_start(k), caches, 2 * s,
+                                               cond, [0], temperature, top_k, generator))
+        return torch.stack(tracks, 1)
 
     def _generate_parallel(self, prefix: torch.Tensor, temperature: float, top_k: int,
                            generator: torch.Generator | None) -> torch.Tensor:
         b, s, _ = prefix.shape
-        t, levels = self.cfg.n_tracks, self.cfg.n_levels
+        t = self.cfg.n_tracks
         wide = prefix.repeat_interleave(t, 0)  # (B*T, S, D): row b*T + k is track k
-        track = torch.arange(t, device=prefix.device).repeat(b)
         caches = self.setup_cache(b * t, 1 + s + 1 + 2 * s, prefix.dtype, prefix.device)
         self.prefill(self.embed_prefix(wide), caches)
-        x = (self.start_token + self.track_tokens[track])[:, None].to(prefix.dtype)
-        out = torch.zeros(b * t, 2 * s, levels, dtype=torch.long, device=prefix.device)
-        position = 1 + s
-        for j in range(2 * s):
-            h = self.decode_one_token(x, position, caches)
-            position += 1
-            stream = torch.full_like(track, j % 2)
-            codes = self.sample(self.logits(h, stream, track), temperature, top_k, generator)
-            out[:, j] = codes
-            x = self.embed_codes(codes, stream)[:, None].to(prefix.dtype)
-        return out.view(b, t, 2 * s, levels)
+        cond = self.conditioning(wide)
+        x = (self.start_token + self.track_tokens).to(prefix.dtype).repeat(b, 1)[:, None]
+        if cond is not None:
+            x = x + cond[:, :1]
+        out = self.decode_n_tokens(x, 1 + s, caches, 2 * s, cond, list(range(t)),
+                                   temperature, top_k, generator)
+        return out.view(b, t, 2 * s, self.cfg.n_levels)

@@ -41,7 +41,8 @@ PRESETS = {
     "paper": SeparatorConfig(),
     "small": SeparatorConfig(
         conformer=ConformerConfig(dim=192, n_layers=4, n_heads=4, dropout=0.1),
-        lm=LMConfig(dim=256, n_layers=6, n_heads=4, hidden=704, dropout=0.1, code_dim=64)),
+        lm=LMConfig(dim=256, n_layers=6, n_heads=4, hidden=704, dropout=0.1, code_dim=64,
+                    aligned_prefix=True)),
 }
 
 
