@@ -2,9 +2,9 @@
 
 Each level quantizes what the levels before it left over. Codebooks are not trained by
 gradients but follow exponential moving averages of the vectors assigned to them; they start
-from k-means on the first ``2 * size`` vectors seen in training (until then a level outputs
-zeros, and the levels after it wait, so each level's k-means sees the real residuals of the
-levels before it), and a code that falls out of use (its EMA count below
+from k-means on the first ``INIT_FACTOR * size`` vectors seen in training (until then a level
+outputs zeros, and the levels after it wait, so each level's k-means sees the real residuals
+of the levels before it), and a code that falls out of use (its EMA count below
 ``dead_threshold``) is restarted on a random vector of the current batch, so codebooks do not
 collapse. Gradients reach the encoder through the straight-through estimator (van den Oord et
 al. 2017) plus a commitment loss. ``usage()`` reports per-level perplexity and the fraction of
@@ -22,6 +22,8 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+
+INIT_FACTOR = 8  # vectors per code for the k-means start: with 2, most clusters hold 2 points
 
 
 def _all_reduce(x: torch.Tensor) -> torch.Tensor:
@@ -56,6 +58,7 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("initialized", torch.tensor(False))
         self.register_buffer("hits", torch.zeros(size))  # since the last usage() call
         self._seen: list[torch.Tensor] = []  # vectors collected for the k-means start
+        self._ready = False
 
     def nearest(self, x: torch.Tensor) -> torch.Tensor:
         dist2 = (x.pow(2).sum(1, keepdim=True) - 2 * x @ self.codebook.t()
@@ -81,15 +84,23 @@ class VectorQuantizer(nn.Module):
         total = self.ema_count.sum()
         smoothed = (self.ema_count + 1e-5) / (total + self.size * 1e-5) * total  # Laplace
         self.codebook.copy_(self.ema_sum / smoothed[:, None])
-        dead = self.ema_count < self.dead_threshold
-        if dead.any():
-            fresh = x[torch.randint(0, x.shape[0], (int(dead.sum()),), device=x.device)]
-            if dist.is_available() and dist.is_initialized():
-                fresh = fresh.contiguous()
-                dist.broadcast(fresh, 0)
-            self.codebook[dead] = fresh
-            self.ema_sum[dead] = fresh
-            self.ema_count[dead] = 1.0
+        # Restart dead codes on random current vectors, written with where() rather than an
+        # `if dead.any()`, which would stall a GPU once per level and step.
+        dead = (self.ema_count < self.dead_threshold)[:, None]
+        fresh = x[torch.randint(0, x.shape[0], (self.size,), device=x.device)]
+        if dist.is_available() and dist.is_initialized():
+            fresh = fresh.contiguous()
+            dist.broadcast(fresh, 0)
+        self.codebook.copy_(torch.where(dead, fresh, self.codebook))
+        self.ema_sum.copy_(torch.where(dead, fresh, self.ema_sum))
+        self.ema_count.copy_(torch.where(dead[:, 0], 1.0, self.ema_count))
+
+    def ready(self) -> bool:
+        """Whether the codebook has had its k-means start (asked of the buffer only until it
+        has: reading a GPU tensor's value waits for the GPU)."""
+        if not self._ready:
+            self._ready = bool(self.initialized)
+        return self._ready
 
     def forward(self, x: torch.Tensor, collect: bool = True
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -98,10 +109,10 @@ class VectorQuantizer(nn.Module):
         Before its k-means start (training only) a level returns zeros; it collects ``x`` for
         that start when ``collect`` is set."""
         x32 = x.float()
-        if self.training and not bool(self.initialized):
+        if self.training and not self.ready():
             if collect:
                 self._seen.append(x32.detach())
-            if sum(v.shape[0] for v in self._seen) < 2 * self.size:
+            if sum(v.shape[0] for v in self._seen) < INIT_FACTOR * self.size:
                 zero = torch.zeros((), device=x.device)
                 return (torch.zeros_like(x32),
                         torch.zeros(x.shape[0], dtype=torch.long, device=x.device), zero)
@@ -153,7 +164,7 @@ class ResidualVQ(nn.Module):
         ready = True  # every level so far has its codebook
         for level in self.levels[:n_levels]:
             q, idx, commit = level(residual, collect=ready)
-            ready = ready and bool(level.initialized)
+            ready = ready and level.ready()
             residual = residual - q.detach()
             total = total + q
             codes.append(idx.view(b, t))

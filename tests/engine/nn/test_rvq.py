@@ -45,8 +45,8 @@ def test_error_falls_with_every_level_and_codes_decode_to_the_same():
 def test_codebook_starts_from_kmeans_and_usage_is_reported():
     torch.manual_seed(1)
     vq = VectorQuantizer(32, 8).train()
-    q, _, _ = vq(_clusters(40))
-    assert not bool(vq.initialized) and not q.any()  # collecting: 40 < 2 * 32 vectors
+    q, _, _ = vq(_clusters(200))
+    assert not bool(vq.initialized) and not q.any()  # collecting: 200 < 8 * 32 vectors
     vq(_clusters(64, seed=2))
     assert bool(vq.initialized)
     for step in range(20):
