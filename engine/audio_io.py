@@ -12,6 +12,7 @@ reads the LAME gapless header); FFmpeg through PyAV for M4A/AAC/ALAC/MP4 and NI 
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import secrets
@@ -465,6 +466,26 @@ class AudioWriter:
     def __exit__(self, exc_type, *exc: object) -> None:
         if exc_type is not None:
             self.abort()
+
+
+MEMORY_FORMATS = {"opus": ("OGG", "OPUS"), "flac": ("FLAC", "PCM_16")}
+
+
+def encode_bytes(audio: np.ndarray, sample_rate: int, fmt: str = "opus") -> bytes:
+    """(C, N) float audio -> an in-memory stream: "opus" (Ogg Opus at libsndfile's default
+    bit rate, about 7 kB/s per channel) or "flac" (16-bit, lossless). For training clips
+    only, never for stems."""
+    major, subtype = MEMORY_FORMATS[fmt]
+    buffer = io.BytesIO()
+    sf.write(buffer, np.ascontiguousarray(np.atleast_2d(audio).T), sample_rate,
+             format=major, subtype=subtype)
+    return buffer.getvalue()
+
+
+def decode_bytes(data: bytes) -> tuple[np.ndarray, int]:
+    """An in-memory audio stream (any format libsndfile reads) -> ((C, N) float32, rate)."""
+    audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    return np.ascontiguousarray(audio.T), rate
 
 
 def write(path: str | Path, audio: np.ndarray, sample_rate: int, fmt: str | None = None,
