@@ -24,7 +24,7 @@ from pathlib import Path
 
 from . import api, models
 from .api import CancelToken, Progress, Separator, remix_files, stem_files, track_name
-from .errors import Cancelled, EngineError, InvalidArgumentError
+from .errors import Cancelled, EngineError, InvalidArgumentError, OutputExistsError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 DEFAULT_DEPTH = {"wav": "32f", "flac": "24"}
@@ -252,7 +252,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not (args.data and args.codec_weights and args.tokens):
             raise InvalidArgumentError("--prepare needs --data, --codec-weights and --tokens")
         files = prepare_tokens(args.data, load_codec(args.codec_weights), args.tokens,
-                               variants=args.variants, on_song=lambda i, n, name: _say(
+                               variants=range(args.first_variant,
+                                              args.first_variant + args.variants),
+                               limit=args.limit, on_song=lambda i, n, name: _say(
                                    f"stemma: tokenizing song {i + 1}/{n}: {name}"))
         print(f"{len(files)} token files in {args.tokens}")
         return EXIT_OK
@@ -260,6 +262,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     path = train_separator(SeparatorTrainConfig(**_options(SeparatorTrainConfig, args)))
     print(f"separator weights: {path}")
+    return EXIT_OK
+
+
+def cmd_pack_clips(args: argparse.Namespace) -> int:
+    from .training.clips import pack_clips
+
+    if args.output.suffix != ".npz":
+        raise InvalidArgumentError(f"{args.output}: a clip pack is an .npz file")
+    if args.output.exists() and not args.overwrite:
+        raise OutputExistsError("already exists; pass --overwrite to replace it", args.output)
+    path = pack_clips(args.songs, args.output, args.seconds, args.limit, args.format)
+    print(f"{path}: {path.stat().st_size / 2**20:.1f} MiB")
     return EXIT_OK
 
 
@@ -378,21 +392,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codec-weights", type=Path)
     p.add_argument("--tokens", help="separator: folder of prepared token files")
     p.add_argument("--variants", type=int, default=3, help="augmented copies per song")
+    p.add_argument("--first-variant", dest="first_variant", type=int, default=0,
+                   help="separator --prepare: start at this variant (0: unaugmented)")
+    p.add_argument("--limit", type=int, help="separator --prepare: only the first N songs")
     p.add_argument("--parallel", action="store_const", const=True,
                    help="separator: ablation A3 (independent tracks)")
     p.add_argument("--preset", help="architecture preset: small (CPU) or paper")
     p.add_argument("--data", help="training songs in the MUSDB18-HQ layout")
     p.add_argument("--out", help="run folder (a rerun resumes from OUT/last.pt)")
     p.add_argument("--steps", type=int)
+    p.add_argument("--minutes", type=float, help="stop after this much training time")
+    p.add_argument("--val-data", dest="val_data", help="codec: clip pack of held-out stems")
+    p.add_argument("--val-tokens", dest="val_tokens",
+                   help="separator: token files of held-out songs")
     p.add_argument("--teacher-steps", dest="teacher_steps", type=int)
     p.add_argument("--batch-size", dest="batch_size", type=int)
     p.add_argument("--segment-s", dest="segment_s", type=float)
     p.add_argument("--lr", type=float)
+    p.add_argument("--warmup", type=int, help="learning-rate warm-up steps")
     p.add_argument("--workers", type=int)
     p.add_argument("--log-every", dest="log_every", type=int)
     p.add_argument("--ckpt-every", dest="ckpt_every", type=int)
-    p.add_argument("--no-bf16", dest="bf16", action="store_const", const=False)
+    p.add_argument("--bf16", choices=("auto", "on", "off"),
+                   help="bfloat16 autocast (default auto: only where the hardware has it)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"),
+                   help="train on CUDA or the CPU (default auto: CUDA if there is a GPU)")
     p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("pack-clips", help="pack single-stem training clips (Opus) into one "
+                       "file, to train the codec where songs cannot be rendered")
+    p.add_argument("songs", type=Path, help="training songs in the MUSDB18-HQ layout")
+    p.add_argument("output", type=Path, help="the pack (.npz)")
+    p.add_argument("--seconds", type=float, default=4.8, help="clip length per stem")
+    p.add_argument("--format", default="opus", choices=("opus", "flac"),
+                   help="opus: compact, to carry elsewhere; flac: lossless")
+    p.add_argument("--limit", type=int, help="only the first N songs")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(run=cmd_pack_clips)
 
     p = sub.add_parser("models", help="list installed models")
     p.add_argument("--json", action="store_true")

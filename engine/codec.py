@@ -4,7 +4,8 @@ Codecs live in ``assets/codecs/<name>/`` (``manifest.json`` as for models, ``enc
 ``decoder.onnx``). Audio of any rate and channel count goes in; each channel is coded
 separately (the codec is mono, 48 kHz). Long audio is coded in windows with context on both
 sides, so memory stays bounded whatever the song's length (attention in the codec is
-quadratic in time).
+quadratic in time). A window with its context is 50 frames (4 s), the crop length the codec is
+trained on, so its attention never sees distances it has not learned.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from . import models
 from .errors import InvalidArgumentError, ModelNotFoundError
 from .onnx_runtime import Session
 
-WINDOW_FRAMES = 250  # codec frames coded at once: 20 s at 12.5 Hz
-MARGIN_FRAMES = 25  # context on each side, dropped from the result: 2 s
+WINDOW_FRAMES = 40  # codec frames kept per window: 3.2 s at 12.5 Hz
+MARGIN_FRAMES = 5  # context on each side, dropped from the result: 0.4 s
 
 
 def codecs_dir() -> Path:
@@ -58,7 +59,8 @@ class Codes:
     n_samples: int  # length of the coded signal at 48 kHz (before padding)
 
 
-def _windows(n: int, window: int, margin: int) -> list[tuple[int, int, int, int]]:
+def coding_windows(n: int, window: int = WINDOW_FRAMES,
+                   margin: int = MARGIN_FRAMES) -> list[tuple[int, int, int, int]]:
     """(read start, read end, keep start, keep end) spans covering [0, n) in frames."""
     spans, start = [], 0
     while start < n:
@@ -97,7 +99,7 @@ class NeuralCodec:
         padded = np.zeros(n_frames * fs, np.float32)
         padded[:len(x)] = x
         out = np.zeros((2, self.n_levels, n_frames), np.int64)
-        for r0, r1, k0, k1 in _windows(n_frames, WINDOW_FRAMES, MARGIN_FRAMES):
+        for r0, r1, k0, k1 in coding_windows(n_frames):
             codes = self.encoder(padded[None, r0 * fs:r1 * fs])[0][0]
             out[:, :, k0:k1] = codes[:, :, k0 - r0:k1 - r0]
         return Codes(out, len(x))
@@ -110,7 +112,7 @@ class NeuralCodec:
         tokens = codes.tokens[:, :levels]
         fs, n_frames = self.frame_samples, tokens.shape[-1]
         out = np.zeros(n_frames * fs, np.float32)
-        for r0, r1, k0, k1 in _windows(n_frames, WINDOW_FRAMES, MARGIN_FRAMES):
+        for r0, r1, k0, k1 in coding_windows(n_frames):
             audio = self.decoder(np.ascontiguousarray(tokens[None, :, :, r0:r1]))[0][0]
             out[k0 * fs:k1 * fs] = audio[(k0 - r0) * fs:(k1 - r0) * fs]
         return out[:codes.n_samples]

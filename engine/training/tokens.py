@@ -4,19 +4,23 @@ precomputed once per song and augmentation variant, so training needs no audio w
 For each song of a MUSDB-layout folder and each variant ``v`` (``v = 0`` unaugmented, others
 with the paper's per-stem gain, polarity and seven-band EQ drawn from ``(seed, song, v)``):
 the stems are made mono, the mixture is their sum, and ``<out>/<song>_<v>.npz`` holds
-``mel`` (4 S, n_mels) float16 and ``tokens`` (4 tracks, 2 paths, L, S) int16.
+``mel`` (4 S, n_mels) as uint8 steps of ``MEL_STEP`` (0.086 in natural-log units, 0.75 dB:
+far below what the conditioner's layer norm can tell apart) and ``tokens`` (4 tracks, 2 paths,
+L, S) int16, compressed: about 9 kB per second of song, so hours of training data travel to a
+lent GPU within its 64 MiB.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..audio_io import read
+from ..codec import coding_windows
 from ..evaluation.tracks import STEMS, load_tracks
 from ..nn.codec import Codec
 from ..nn.conformer import ConformerConfig, MelFrontend
@@ -25,23 +29,37 @@ from .augment import augment_stems
 log = logging.getLogger(__name__)
 
 
-def encode_long(codec: Codec, audio: np.ndarray, window_frames: int = 250) -> np.ndarray:
-    """(N,) mono 48 kHz -> codes (2, L, S), coded in windows (attention is quadratic)."""
+def encode_long(codec: Codec, audio: np.ndarray) -> np.ndarray:
+    """(N,) mono 48 kHz -> codes (2, L, S), coded in the run-time codec's windows (with
+    context on both sides), so training tokens are the tokens the engine would make."""
     fs = codec.cfg.frame_samples
     n_frames = len(audio) // fs
     x = torch.from_numpy(np.ascontiguousarray(audio[:n_frames * fs]))[None]
-    parts = [codec.encode(x[:, f * fs:min(n_frames, f + window_frames) * fs])[0]
-             for f in range(0, n_frames, window_frames)]
-    return torch.cat(parts, -1).numpy()
+    out = torch.zeros(2, codec.cfg.n_levels, n_frames, dtype=torch.long)
+    for r0, r1, k0, k1 in coding_windows(n_frames):
+        out[:, :, k0:k1] = codec.encode(x[:, r0 * fs:r1 * fs])[0, :, :, k0 - r0:k1 - r0]
+    return out.numpy()
 
 
-def prepare_tokens(songs: str | Path, codec: Codec, out: str | Path, variants: int = 3,
-                   seed: int = 0, conformer: ConformerConfig | None = None,
+MEL_FLOOR, MEL_STEP = -12.0, 22.0 / 255  # uint8 log-mel: [-12, 10] in 255 steps
+
+
+def pack_mel(mel: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint((mel - MEL_FLOOR) / MEL_STEP), 0, 255).astype(np.uint8)
+
+
+def unpack_mel(packed: np.ndarray) -> np.ndarray:
+    return (packed.astype(np.float32) * MEL_STEP + MEL_FLOOR).astype(np.float32)
+
+
+def prepare_tokens(songs: str | Path, codec: Codec, out: str | Path,
+                   variants: Sequence[int] = (0, 1, 2), seed: int = 0,
+                   conformer: ConformerConfig | None = None, limit: int | None = None,
                    on_song: Callable[[int, int, str], None] | None = None) -> list[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     frontend = MelFrontend(conformer or ConformerConfig())
-    tracks = load_tracks(songs)
+    tracks = load_tracks(songs)[:limit]
     written = []
     codec.eval()
     for i, track in enumerate(tracks):
@@ -54,7 +72,7 @@ def prepare_tokens(songs: str | Path, codec: Codec, out: str | Path, variants: i
                 raise ValueError(f"{track.folder}: {sr} Hz; render the songs at "
                                  f"{codec.cfg.sample_rate} Hz")
             stems[name] = np.ascontiguousarray(audio.mean(axis=0, keepdims=True))
-        for v in range(variants):
+        for v in variants:
             path = out / f"{track.name}_{v}.npz"
             if path.exists():
                 written.append(path)
@@ -67,8 +85,8 @@ def prepare_tokens(songs: str | Path, codec: Codec, out: str | Path, variants: i
             with torch.no_grad():
                 mel = frontend(torch.from_numpy(mixture[:n * codec.cfg.frame_samples])[None])
             tmp = path.with_name(f".{path.stem}.part.npz")
-            np.savez(tmp, mel=mel[0].numpy().astype(np.float16),
-                     tokens=tokens.astype(np.int16))
+            np.savez_compressed(tmp, mel=pack_mel(mel[0].numpy()),
+                                tokens=tokens.astype(np.int16))
             tmp.replace(path)
             written.append(path)
     return written
@@ -90,7 +108,7 @@ class TokenWindows(torch.utils.data.IterableDataset):
     def _load(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
         if path not in self._cache:  # a few tens of MB in all: keep everything in memory
             with np.load(path) as data:
-                self._cache[path] = (data["mel"], data["tokens"])
+                self._cache[path] = (unpack_mel(data["mel"]), data["tokens"])
         return self._cache[path]
 
     def __iter__(self):
@@ -106,5 +124,23 @@ class TokenWindows(torch.utils.data.IterableDataset):
                 continue
             f0 = int(rng.integers(0, s - self.window + 1))
             codes = torch.from_numpy(tokens[..., f0:f0 + self.window].astype(np.int64))
-            yield {"mel": torch.from_numpy(mel[4 * f0:4 * (f0 + self.window)].astype(np.float32)),
+            yield {"mel": torch.from_numpy(mel[4 * f0:4 * (f0 + self.window)]),
                    "tracks": interleave(codes)}
+
+
+def fixed_windows(folder: str | Path, window_frames: int) -> dict[str, torch.Tensor]:
+    """Held-out windows that never change: from every token file, windows at 0, 1, 2 ...
+    window lengths. {"mel": (W, 4 S, n_mels), "tracks": (W, 4, 2 S, L)}."""
+    from ..nn.layout import interleave
+
+    mels, tracks = [], []
+    for path in sorted(Path(folder).glob("*.npz")):
+        with np.load(path) as data:
+            mel, tokens = unpack_mel(data["mel"]), data["tokens"]
+        for f0 in range(0, tokens.shape[-1] - window_frames + 1, window_frames):
+            mels.append(mel[4 * f0:4 * (f0 + window_frames)])
+            codes = torch.from_numpy(tokens[..., f0:f0 + window_frames].astype(np.int64))
+            tracks.append(interleave(codes))
+    if not mels:
+        raise FileNotFoundError(f"no token windows in {folder}")
+    return {"mel": torch.from_numpy(np.stack(mels)), "tracks": torch.stack(tracks)}

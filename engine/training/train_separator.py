@@ -7,10 +7,14 @@
 
 ``--prepare`` tokenizes the training songs once (``tokens.py``: three augmentation variants
 per song). Training then reads random 4 s windows of mixture log-mel and stem tokens, and
-minimises the LM's loss (per-level weights [2, 1, ..., 1], label smoothing 0.1). bf16 autocast
-on the CPU, AdamW with warm-up and cosine decay, ``OUT/last.pt`` every ``--ckpt-every`` steps
-(a rerun resumes), ``OUT/separator.safetensors`` with the latest weights, JSON-lines logs with
-per-level accuracy, DDP under torchrun.
+minimises the LM's loss (per-level weights [2, 1, ..., 1], label smoothing 0.1), on CUDA
+when there is a GPU, else the CPU, with bf16 autocast where the hardware has it; AdamW with
+warm-up and cosine decay; ``OUT/last.pt`` every ``--ckpt-every`` steps (a rerun resumes),
+``OUT/separator.safetensors`` with the latest weights, JSON-lines logs with per-level
+accuracy, DDP under torchrun.
+``--minutes`` bounds the run by wall time (a lent GPU's lease). With ``--val-tokens`` (token
+files of held-out songs) every checkpoint also scores fixed held-out windows and
+``OUT/separator_best.safetensors`` keeps the weights with the lowest held-out loss.
 """
 
 from __future__ import annotations
@@ -25,8 +29,19 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from ..nn.separator import TokenSeparator, separator_config
-from .runs import RunLog, distributed, learning_rate, resume, save_checkpoint
-from .tokens import TokenWindows
+from ..nn.serialization import save_model
+from .runs import (
+    Budget,
+    RunLog,
+    distributed,
+    learning_rate,
+    resume,
+    save_checkpoint,
+    stop,
+    train_device,
+    use_bf16,
+)
+from .tokens import TokenWindows, fixed_windows
 
 
 @dataclass(frozen=True)
@@ -34,30 +49,47 @@ class SeparatorTrainConfig:
     preset: str = "small"
     parallel: bool = False  # ablation A3
     tokens: str = "runs/tokens"  # prepared token files
+    val_tokens: str = ""  # token files of held-out songs ("" for none)
     out: str = "runs/separator"
     steps: int = 4000
+    minutes: float = 0.0  # or stop after this much training time (0: no limit), see Budget
     batch_size: int = 8  # 4 s windows per step (per process)
     lr: float = 5e-4  # the paper's
     warmup: int = 200  # (the paper: 2000 of many more steps)
     weight_decay: float = 0.05
-    bf16: bool = True
+    bf16: str = "auto"  # bfloat16 autocast: auto (where the hardware has it), on, off
+    device: str = "auto"  # auto (CUDA if there is a GPU), cpu or cuda
     log_every: int = 25
     ckpt_every: int = 250
     seed: int = 0
     workers: int = 0
 
 
-def _lr(step: int, cfg: SeparatorTrainConfig) -> float:
-    return learning_rate(step, cfg.lr, cfg.warmup, cfg.steps, floor=0.05)
+@torch.no_grad()
+def validate(model: TokenSeparator, windows: dict[str, torch.Tensor], batch_size: int,
+             bf16: bool) -> dict[str, float]:
+    """Mean held-out loss and level-1 accuracy over fixed windows (dropout off)."""
+    device = next(model.parameters()).device
+    model.eval()
+    losses, first = [], []
+    for i in range(0, len(windows["mel"]), batch_size):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            out = model(windows["mel"][i:i + batch_size].to(device),
+                        windows["tracks"][i:i + batch_size].to(device))
+        losses.append(out["loss"].item())
+        first.append(out["accuracy"][0].item())
+    model.train()
+    return {"val_loss": sum(losses) / len(losses), "val_accuracy_1": sum(first) / len(first)}
 
 
 def train_separator(cfg: SeparatorTrainConfig) -> Path:
     rank, world = distributed()
+    device = train_device(cfg.device)
     torch.manual_seed(cfg.seed + rank)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     arch = separator_config(cfg.preset, cfg.parallel)
-    model = TokenSeparator(arch)
+    model = TokenSeparator(arch).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95),
                             weight_decay=cfg.weight_decay)
     step = resume(out, model, opt)
@@ -66,14 +98,20 @@ def train_separator(cfg: SeparatorTrainConfig) -> Path:
     net = DistributedDataParallel(model, find_unused_parameters=True) if world > 1 else model
     data = TokenWindows(cfg.tokens, arch.window_frames, seed=cfg.seed * 1000 + rank + step)
     loader = iter(DataLoader(data, batch_size=cfg.batch_size, num_workers=cfg.workers))
+    held_out = fixed_windows(cfg.val_tokens, arch.window_frames) if cfg.val_tokens else None
+    best = float("inf")
+    budget = Budget(cfg.steps, cfg.minutes, cfg.warmup)
+    bf16 = use_bf16(cfg.bf16, device)
     start, done = time.perf_counter(), 0
-    while step < cfg.steps:
+    while not stop(budget, step, world):
         batch = next(loader)
         model.train()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-            losses = net(batch["mel"], batch["tracks"])
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            losses = net(batch["mel"].to(device, non_blocking=True),
+                         batch["tracks"].to(device, non_blocking=True))
         for group in opt.param_groups:
-            group["lr"] = _lr(step, cfg)
+            group["lr"] = learning_rate(step, cfg.lr, cfg.warmup, budget.progress(step),
+                                        floor=0.05)
         opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -86,8 +124,26 @@ def train_separator(cfg: SeparatorTrainConfig) -> Path:
                      accuracy=[round(a, 3) for a in losses["accuracy"].tolist()],
                      lr=opt.param_groups[0]["lr"],
                      steps_per_s=done / (time.perf_counter() - start))
-        if rank == 0 and (step % cfg.ckpt_every == 0 or step == cfg.steps):
-            save_checkpoint(out, step, model, opt, "separator", arch.to_dict(), cfg)
+        if rank == 0 and step % cfg.ckpt_every == 0:
+            best = _checkpoint(out, step, model, opt, cfg, held_out, best, log_line, bf16)
+    if rank == 0 and step % cfg.ckpt_every:  # the last step, unless just saved
+        _checkpoint(out, step, model, opt, cfg, held_out, best, log_line, bf16)
     if world > 1:
         dist.destroy_process_group()
     return out / "separator.safetensors"
+
+
+def _checkpoint(out: Path, step: int, model: TokenSeparator, opt: torch.optim.Optimizer,
+                cfg: SeparatorTrainConfig, held_out: dict | None, best: float,
+                log_line: RunLog, bf16: bool) -> float:
+    """Save the run; score the held-out windows and keep the best weights. -> best loss."""
+    arch = model.cfg.to_dict()
+    save_checkpoint(out, step, model, opt, "separator", arch, cfg)
+    if held_out is None:
+        return best
+    scores = validate(model, held_out, cfg.batch_size, bf16)
+    log_line(step=step, **scores)
+    if scores["val_loss"] < best:
+        save_model(out / "separator_best.safetensors", model.state_dict(), "separator", arch)
+        return scores["val_loss"]
+    return best
