@@ -161,12 +161,18 @@ class TokenLM(nn.Module):
                       positions=positions)
         return self.norm(x)
 
-    def logits(self, hidden: torch.Tensor, stream: int, head: int = 0) -> torch.Tensor:
-        """Hidden (N, dim) at positions whose next token is of ``stream`` -> logits (N, L, K).
-        ``head`` picks the track's output projection in the parallel variant."""
+    def level_logits(self, hidden: torch.Tensor, stream: int, head: int = 0) -> torch.Tensor:
+        """Hidden (N, dim) at positions whose next token is of ``stream`` -> logits (L, N, K),
+        contiguous per level (one batched product against the level's table). ``head`` picks
+        the track's output projection in the parallel variant."""
         query = self.code_out[head](hidden).view(len(hidden), self.cfg.n_levels, -1)
-        return (torch.einsum("nlc,lkc->nlk", query.float(), self.tables[stream].float())
-                + self.bias[head, stream])
+        scores = torch.bmm(query.float().transpose(0, 1),
+                           self.tables[stream].float().transpose(1, 2))
+        return scores + self.bias[head, stream][:, None]
+
+    def logits(self, hidden: torch.Tensor, stream: int, head: int = 0) -> torch.Tensor:
+        """(N, dim) -> logits (N, L, K) (a view of ``level_logits``)."""
+        return self.level_logits(hidden, stream, head).transpose(0, 1)
 
     # --- training -------------------------------------------------------------------------
 
@@ -205,12 +211,14 @@ class TokenLM(nn.Module):
         for k in range(t):
             head = k if self.cfg.parallel else 0
             for stream in (0, 1):  # even steps predict acoustic codes, odd steps semantic
-                logits = self.logits(h[:, k, stream:n:2].reshape(-1, h.shape[-1]), stream, head)
-                target = tracks[:, k, stream::2].reshape(-1, levels)
-                ce_sum = ce_sum + F.cross_entropy(
-                    logits.transpose(1, 2), target, reduction="none",
-                    label_smoothing=self.cfg.label_smoothing).sum(0)
-                hits = hits + (logits.argmax(-1) == target).float().sum(0)
+                logits = self.level_logits(h[:, k, stream:n:2].reshape(-1, h.shape[-1]),
+                                            stream, head)  # (L, N, K), classes contiguous
+                target = tracks[:, k, stream::2].reshape(-1, levels).t()  # (L, N)
+                ce = F.cross_entropy(logits.view(-1, logits.shape[-1]), target.reshape(-1),
+                                     reduction="none", label_smoothing=self.cfg.label_smoothing)
+                ce_sum = ce_sum + ce.view(levels, -1).sum(1)
+                with torch.no_grad():
+                    hits = hits + (logits.argmax(-1) == target).float().sum(1)
             # The end token: one logit, against the code logits of level 0, at the last step.
             end_h = h[:, k, n]
             end_logits = torch.cat([self.logits(end_h, 0, head)[:, 0],
