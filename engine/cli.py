@@ -350,8 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_remix)
 
     p = sub.add_parser("eval", help="score models on held-out songs (MUSDB18-HQ layout)")
-    p.add_argument("--model", action="append", help="model to score (repeatable); the "
-                   "mixture and oracle-irm reference rows are always added")
+    p.add_argument("--model", action="append", help="model to score (repeatable), as NAME, "
+                   "FOLDER or NAME:key=value,... (e.g. tokenlm:refine=false); 'codec' adds the "
+                   "true stems through the codec; mixture and oracle-irm are always added")
     p.add_argument("--data", type=Path, required=True, help="folder of <song>/mixture.wav ...")
     p.add_argument("--out", type=Path, help="folder for report.md, report.json and charts")
     p.add_argument("--nisqa-weights", type=Path, help="NISQA weights (nisqa.tar); "

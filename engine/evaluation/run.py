@@ -2,9 +2,10 @@
 
 Every model separates every song in memory; two reference rows bracket them: ``mixture`` (the
 mixture given as every stem: the floor) and ``oracle-irm`` (the ideal ratio mask computed from
-the true stems: a ceiling for mask-based methods). Aggregates: uSDR, SI-SDR and the perceptual
-scores are means over songs; cSDR is the median over songs of each song's median 1 s frame
-(the SiSEC/museval convention).
+the true stems: a ceiling for mask-based methods). ``--model codec`` adds ``codec-oracle``: the
+true stems through the neural codec, the ceiling for separators that generate codec tokens.
+Aggregates: uSDR, SI-SDR and the perceptual scores are means over songs; cSDR is the median
+over songs of each song's median 1 s frame (the SiSEC/museval convention).
 """
 
 from __future__ import annotations
@@ -115,6 +116,9 @@ def _estimators(models: list[str]) -> list[tuple[str, str, Callable]]:
         if spec == "truth":  # the true stems: every metric at its best (a check of the metrics)
             rows.append(("truth", "reference", lambda mix, stems, sr: dict(stems)))
             continue
+        if spec == "codec" or spec.startswith("codec:"):
+            rows.append(_codec_row(spec.partition(":")[2] or "default"))
+            continue
         model, options = parse_spec(spec)
         separator = Separator(model, options=options)
         kind = separator.model.params.get("kind", "G" if separator.model.backend != "classic"
@@ -126,6 +130,19 @@ def _estimators(models: list[str]) -> list[tuple[str, str, Callable]]:
 
         rows.append((spec if options else separator.model.name, kind, run))
     return rows
+
+
+def _codec_row(codec: str) -> tuple[str, str, Callable]:
+    """The true stems coded and decoded by a neural codec: the ceiling of any separator that
+    generates that codec's tokens (what the paper removes by coding its references too)."""
+    from ..codec import NeuralCodec
+
+    runtime = NeuralCodec(codec)
+
+    def run(mix, stems, sr):
+        return {s: runtime.roundtrip(audio, sr) for s, audio in stems.items()}
+
+    return (f"codec-oracle ({runtime.info.name})", "reference", run)
 
 
 def parse_spec(spec: str) -> tuple[str, dict]:

@@ -69,3 +69,16 @@ def test_stemma_eval_prints_tables_and_ranks_oracle_classic_mixture(test_set, tm
     assert usdr["oracle-irm"] > usdr["classic"] > usdr["mixture"]
     assert usdr["truth"] > 90  # the identity case reaches the metric's ceiling
     assert (tmp_path / "report" / "usdr.png").stat().st_size > 1000
+
+
+def test_codec_oracle_row_codes_the_true_stems(test_set, tiny_package):
+    """``--model codec:FOLDER``: the true stems through the codec, at their rate, channels and
+    length; a random codec is far from the truth, but never worse than silence by much."""
+    from engine.evaluation.run import evaluate
+
+    _, folder = tiny_package
+    report = evaluate([f"codec:{folder}"], test_set, use_visqol=False, limit=1)
+    row = next(r for r in report.rows if r.name.startswith("codec-oracle"))
+    assert row.name == "codec-oracle (tiny)" and row.kind == "reference"
+    scores = row.scores[report.songs[0]]
+    assert set(scores) == set(STEMS) and all(np.isfinite(s["usdr"]) for s in scores.values())

@@ -16,7 +16,7 @@ from engine.codec import NeuralCodec
 from engine.nn.codec import PRESETS, Codec, CodecConfig
 from engine.nn.serialization import load_model, save_model
 from export_onnx.codec import EncoderGraph, check
-from tests.engine.nn.conftest import TINY, tiny_codec
+from tests.engine.conftest import TINY, tiny_codec
 
 
 def test_presets_have_the_papers_shape():

@@ -1,4 +1,4 @@
-"""A tiny codec, so the model, export and runtime tests run in seconds."""
+"""A tiny codec, so the model, export, runtime and evaluation tests run in seconds."""
 
 from __future__ import annotations
 
