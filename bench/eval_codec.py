@@ -1,7 +1,7 @@
 """Measure the codec on held-out stems (issue 5): reconstruction, codebook usage, speed.
 
     python bench/eval_codec.py --weights runs/codec/codec.safetensors --data test48 \\
-        [--onnx assets/codecs/hcodec-small] [--seconds 10]
+        [--onnx assets/models/hcodec-small] [--seconds 10]
 
 ``--data`` is a held-out set in the MUSDB layout at 48 kHz (``stemma synth-songs test48
 --rate 48000``: test seeds, never trained on). For every song and stem type, a ``--seconds``

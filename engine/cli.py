@@ -195,6 +195,10 @@ def cmd_models(args: argparse.Namespace) -> int:
               f"{m.sample_rate or 'any':>7} {','.join(m.devices):10s} "
               f"{'-' if usdr is None else f'{usdr:.2f}':>6s}  {m.description}")
     print("\n* the model 'auto' picks (best measured uSDR on held-out songs)")
+    codecs = models.list_codecs()
+    if codecs:
+        print("\nneural audio codecs (used by token separators; `stemma codec list`): "
+              + ", ".join(c.name for c in codecs))
     return EXIT_OK
 
 
@@ -278,7 +282,8 @@ def cmd_pack_clips(args: argparse.Namespace) -> int:
 
 
 def cmd_codec(args: argparse.Namespace) -> int:
-    from .codec import NeuralCodec, list_codecs
+    from .codec import NeuralCodec
+    from .models import list_codecs
 
     if args.action == "list":
         for info in list_codecs():

@@ -1,11 +1,12 @@
 """The neural audio codec at run time: the shipped ONNX encoder and decoder, no torch needed.
 
-Codecs live in ``assets/codecs/<name>/`` (``manifest.json`` as for models, ``encoder.onnx``,
-``decoder.onnx``). Audio of any rate and channel count goes in; each channel is coded
-separately (the codec is mono, 48 kHz). Long audio is coded in windows with context on both
-sides, so memory stays bounded whatever the song's length (attention in the codec is
-quadratic in time). A window with its context is 50 frames (4 s), the crop length the codec is
-trained on, so its attention never sees distances it has not learned.
+Codecs live beside the separators in ``assets/models/<name>/`` (``manifest.json`` with
+backend "codec", ``encoder.onnx``, ``decoder.onnx``). Audio of any rate and channel count
+goes in; each channel is coded separately (the codec is mono, 48 kHz). Long audio is coded in
+windows with context on both sides, so memory stays bounded whatever the song's length
+(attention in the codec is quadratic in time). A window with its context is 50 frames (4 s),
+the crop length the codec is trained on, so its attention never sees distances it has not
+learned.
 """
 
 from __future__ import annotations
@@ -24,24 +25,15 @@ WINDOW_FRAMES = 40  # codec frames kept per window: 3.2 s at 12.5 Hz
 MARGIN_FRAMES = 5  # context on each side, dropped from the result: 0.4 s
 
 
-def codecs_dir() -> Path:
-    return models.shipped_models_dir().parent / "codecs"
-
-
-def list_codecs() -> list[models.ModelInfo]:
-    root = codecs_dir()
-    if not root.is_dir():
-        return []
-    return [models.ModelInfo.from_folder(p) for p in sorted(root.iterdir())
-            if (p / models.MANIFEST).is_file()]
-
-
 def resolve_codec(codec: str | Path) -> models.ModelInfo:
-    """A codec by name or folder; ``"default"`` is the first one shipped."""
+    """A codec by name or folder; ``"default"`` is the first one installed."""
     path = Path(codec)
     if path.is_dir():
-        return models.ModelInfo.from_folder(path)
-    found = list_codecs()
+        info = models.ModelInfo.from_folder(path)
+        if info.backend != models.CODEC_BACKEND:
+            raise ModelNotFoundError(f"'{info.name}' is a separator, not a codec", path)
+        return info
+    found = models.list_codecs()
     if str(codec) == "default" and found:
         return found[0]
     for info in found:

@@ -2,6 +2,8 @@
 
 Shipped models live under ``assets/models/<name>/``; ``STEMMA_MODELS_DIR`` adds a folder of
 your own (searched first), and any folder path with a manifest can be passed as a model.
+Neural audio codecs live there too (backend ``"codec"``); they are parts of separators, listed
+by ``list_codecs`` and never by ``list_models`` or picked as ``auto``.
 
 Manifest (format_version 1)::
 
@@ -122,8 +124,10 @@ def write_manifest(folder: Path, files: list[Path], **fields: Any) -> Path:
     return path
 
 
-def list_models() -> list[ModelInfo]:
-    """Every model found in the search folders, first occurrence of each name winning."""
+CODEC_BACKEND = "codec"  # a neural audio codec: a part separators use, not a separator
+
+
+def _all_models() -> list[ModelInfo]:
     found: dict[str, ModelInfo] = {}
     for root in search_dirs():
         if not root.is_dir():
@@ -132,6 +136,16 @@ def list_models() -> list[ModelInfo]:
             info = ModelInfo.from_folder(folder)
             found.setdefault(info.name, info)
     return list(found.values())
+
+
+def list_models() -> list[ModelInfo]:
+    """Every separator found in the search folders, first occurrence of each name winning."""
+    return [m for m in _all_models() if m.backend != CODEC_BACKEND]
+
+
+def list_codecs() -> list[ModelInfo]:
+    """Every neural audio codec in the search folders (their manifests say backend "codec")."""
+    return [m for m in _all_models() if m.backend == CODEC_BACKEND]
 
 
 def best_model(models: list[ModelInfo]) -> ModelInfo:
@@ -153,7 +167,11 @@ def resolve(model: str | Path) -> ModelInfo:
         return best_model(list_models())
     path = Path(model)
     if path.is_dir():
-        return ModelInfo.from_folder(path)
+        info = ModelInfo.from_folder(path)
+        if info.backend == CODEC_BACKEND:
+            raise ModelNotFoundError(f"'{info.name}' is a neural audio codec, not a separator "
+                                     "(try `stemma codec roundtrip`)", path)
+        return info
     for info in list_models():
         if info.name == text:
             return info

@@ -2,7 +2,7 @@
 
     python -m export_onnx.codec WEIGHTS.safetensors OUT_DIR [--check] [--name NAME]
 
-With ``--name`` the folder becomes an installable codec (``assets/codecs/NAME``): the graphs
+With ``--name`` the folder becomes an installable codec (``assets/models/NAME``): the graphs
 plus a manifest with their sha256 and what the runtime needs to know. Both graphs take any
 length: the encoder audio of (1, 3840 * S) samples (the runtime pads to
 whole codec frames), the decoder codes of (1, 2, L, S) with L levels (1 to 16). ``--check``

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -88,7 +89,7 @@ def test_runtime_codes_long_audio_in_windows_at_any_rate(tiny_package):
     codec = NeuralCodec(folder, device="cpu")
     assert codec.provider == "CPUExecutionProvider"
     audio = (np.random.default_rng(1).standard_normal((2, 44100 * 25)) * 0.1).astype(
-        np.float32)  # 25 s: more than one 20 s window
+        np.float32)  # 25 s: many 3.2 s windows
     out = codec.roundtrip(audio, 44100, n_levels=2)
     assert out.shape == audio.shape and np.isfinite(out).all() and np.abs(out).max() > 0
     codes = codec.encode(audio[0], 44100)
@@ -127,3 +128,25 @@ def test_roundtrip_command(tiny_package, tmp_path):
     info = sf.info(tmp_path / "out.wav")
     assert (info.samplerate, info.channels, info.frames) == (22050, 2, 22050)
     assert "CPUExecutionProvider" in run.stdout
+
+
+def test_windows_cover_every_frame_once_within_the_trained_length():
+    from engine.codec import coding_windows
+
+    for n in (1, 39, 40, 41, 333):
+        spans = coding_windows(n)
+        kept = [f for _, _, k0, k1 in spans for f in range(k0, k1)]
+        assert kept == list(range(n))
+        assert all(r0 <= k0 < k1 <= r1 and r1 - r0 <= 50 for r0, r1, k0, k1 in spans)
+
+
+def test_codecs_are_not_separators(tiny_package):
+    from engine import ModelNotFoundError, Separator
+    from engine.codec import resolve_codec
+
+    _, folder = tiny_package
+    assert resolve_codec(folder).name == "tiny"
+    with pytest.raises(ModelNotFoundError, match="codec, not a separator"):
+        Separator(folder)
+    with pytest.raises(ModelNotFoundError, match="separator, not a codec"):
+        resolve_codec(Path(__file__).parents[3] / "assets" / "models" / "classic")
