@@ -71,9 +71,16 @@ class NeuralCodec:
         self.sample_rate = int(self.info.sample_rate or 48000)
         self.frame_samples = int(params["frame_samples"])
         self.n_levels = int(params["n_levels"])
-        self.encoder = Session(self.info.file("encoder.onnx"), device)
+        self.device = device
+        self._encoder: Session | None = None  # loaded when first needed: separators only decode
         self.decoder = Session(self.info.file("decoder.onnx"), device)
-        self.provider = self.encoder.provider
+        self.provider = self.decoder.provider
+
+    @property
+    def encoder(self) -> Session:
+        if self._encoder is None:
+            self._encoder = Session(self.info.file("encoder.onnx"), self.device)
+        return self._encoder
 
     def _mono48(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         x = np.asarray(audio, dtype=np.float32)

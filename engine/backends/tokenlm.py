@@ -36,7 +36,43 @@ from .base import Backend, CheckCancel, ChunkPlan
 log = logging.getLogger(__name__)
 RATE = 48000
 N_FFT, HOP = 4096, 1024  # refinement STFT at 48 kHz
-DECODE_BATCH = 32  # (window, track) pairs per codec decoder call
+PRIOR_FRAMES = 3  # priors smoothed over ~70 ms: generated stems are not sample-aligned
+SPATIAL_FRAMES = 87  # Wiener covariances averaged over ~1.9 s
+# Refined in blocks, so memory follows the block, not the chunk (a whole 3-minute chunk took
+# 5.6 GB). A margin beyond the filter's reach (43 frames of covariance smoothing, 1 frame of
+# prior smoothing, half a window: about 1 s) makes blocks give what one pass would.
+BLOCK = 938 * HOP  # 20 s
+MARGIN = 141 * HOP  # 3 s
+BATCH = 8  # windows per conditioner call, (window, track) pairs per codec decoder call: the
+#           graphs' workspaces grow with the batch, and 8 already fills the cores
+
+
+def _refine_block(audio: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """(C, N) mixture, (4, N) raw stems -> (4, C, N) Wiener-filtered stems."""
+    n = audio.shape[1]
+    x = stft(audio, N_FFT, HOP)  # (C, T, F)
+    power = np.abs(stft(raw, N_FFT, HOP)) ** 2  # (S, T, F)
+    priors = mean_time(power, PRIOR_FRAMES) + 1e-9
+    out = np.empty((len(raw),) + audio.shape, np.float32)
+    for k, image in enumerate(wiener(x, priors, SPATIAL_FRAMES)):
+        out[k] = istft(image, N_FFT, HOP, n)
+    return out
+
+
+def wiener_refine(audio: np.ndarray, raw: np.ndarray, block: int = BLOCK,
+           margin: int = MARGIN) -> np.ndarray:
+    """Raw stems as spectral priors for a multichannel Wiener filter on the real mixture:
+    (C, N) mixture, (4, N) raw mono stems -> (4, C, N) stems, aligned with the mixture, in its
+    channels, and summing to it exactly (the last stem takes the remainder). Processed in
+    blocks on the STFT's hop grid; ``block`` and ``margin`` must be multiples of ``HOP``."""
+    n = audio.shape[1]
+    out = np.empty((len(raw),) + audio.shape, np.float32)
+    for start in range(0, n, block):
+        lo, hi, end = max(0, start - margin), min(n, start + block + margin), min(n, start + block)
+        part = _refine_block(audio[:, lo:hi], raw[:, lo:hi])
+        out[:, :, start:end] = part[:, :, start - lo:end - lo]
+    out[-1] = audio - out[:-1].sum(axis=0)
+    return out
 
 
 def _fades(n: int) -> np.ndarray:
@@ -106,15 +142,17 @@ class TokenLMBackend(Backend):
         for i, s in enumerate(starts):
             piece = mono[s:s + width]
             batch[i, :len(piece)] = piece
-        prefix = torch.from_numpy(self.conditioner(batch)[0]).to(self.torch_device)
+        prefix = torch.from_numpy(np.concatenate([self.conditioner(batch[i:i + BATCH])[0]
+                                                  for i in range(0, len(batch), BATCH)]))
+        prefix = prefix.to(self.torch_device)
         check_cancel()
         generator = torch.Generator(self.torch_device).manual_seed(self.seed)
         tokens = self.lm.generate(prefix, self.temperature, self.top_k, generator)
         codes = deinterleave(tokens).cpu().numpy()  # (B, T, 2, L, S)
         check_cancel()
         pairs = codes.reshape((-1,) + codes.shape[2:])  # (B * T, 2, L, S)
-        decoded = np.concatenate([self.codec.decoder(pairs[i:i + DECODE_BATCH])[0]
-                                  for i in range(0, len(pairs), DECODE_BATCH)])
+        decoded = np.concatenate([self.codec.decoder(pairs[i:i + BATCH])[0]
+                                  for i in range(0, len(pairs), BATCH)])
         decoded = decoded.reshape(len(starts), len(TRACKS), -1)
         overlap = self.overlap_frames * fs
         fade_in = _fades(overlap) if overlap else np.ones(0, np.float32)
@@ -134,25 +172,10 @@ class TokenLMBackend(Backend):
             weight[s:s + width] += env
         return out[:, :n] / np.maximum(weight[:n], 1e-6)
 
-    # --- refinement ----------------------------------------------------------------------
-
-    def _refine(self, audio: np.ndarray, raw: np.ndarray) -> np.ndarray:
-        """Raw stems as spectral priors for a multichannel Wiener filter on the mixture."""
-        n = audio.shape[1]
-        x = stft(audio, N_FFT, HOP)  # (C, T, F)
-        power = np.abs(stft(raw, N_FFT, HOP)) ** 2  # (S, T, F)
-        # Smooth over ~70 ms: the generated stems are not sample-aligned with the mixture.
-        priors = mean_time(power, 3) + 1e-9
-        out = np.empty((len(TRACKS),) + audio.shape, np.float32)
-        filtered = wiener(x, priors, 87)
-        for k in range(len(TRACKS) - 1):
-            out[k] = istft(next(filtered), N_FFT, HOP, n)
-        out[-1] = audio - out[:-1].sum(axis=0)
-        return out
-
     def separate_chunk(self, audio: np.ndarray, sample_rate: int,
                        check_cancel: CheckCancel) -> np.ndarray:
         raw = self.raw_stems(audio.mean(axis=0), check_cancel)
         if self.refine:
-            return self._refine(audio, raw)
+            check_cancel()
+            return wiener_refine(audio, raw)
         return np.repeat(raw[:, None], audio.shape[0], axis=1)
