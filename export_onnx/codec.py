@@ -2,11 +2,12 @@
 
     python -m export_onnx.codec WEIGHTS.safetensors OUT_DIR [--check] [--name NAME]
 
-With ``--name`` the folder becomes an installable codec (``assets/models/NAME``): the graphs
-plus a manifest with their sha256 and what the runtime needs to know. Both graphs take any
-length: the encoder audio of (1, 3840 * S) samples (the runtime pads to
-whole codec frames), the decoder codes of (1, 2, L, S) with L levels (1 to 16). ``--check``
-compares onnxruntime with torch on a fresh signal and fails loudly if they disagree.
+With ``--name`` the folder becomes an installable codec (``assets/models/NAME``): the fp16
+weights, the graphs exported from them, and a manifest with their sha256 and what the runtime
+needs to know. Both graphs take any batch and length: the encoder audio of (B, 3840 * S)
+samples (the runtime pads to whole codec frames), the decoder codes of (B, 2, L, S) with L
+levels (1 to 16). ``--check`` compares onnxruntime with torch on a fresh signal and fails
+loudly if they disagree.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import torch
 from torch import nn
 
 from engine.models import write_manifest
-from engine.nn.codec import Codec, load_codec
+from engine.nn.codec import Codec, inference_state, load_codec
+from engine.nn.serialization import save_model
 
 OPSET = 18
 
@@ -92,10 +94,16 @@ def check(codec: Codec, encoder: Path, decoder: Path, seconds: float = 3.2) -> d
 
 def package(codec: Codec, folder: Path, name: str, description: str = "",
             metrics: dict | None = None) -> Path:
-    """Export into ``folder`` and write its manifest.json; returns the manifest path."""
+    """Write ``codec.safetensors`` (fp16, inference weights: what the tokenizer and the parity
+    check load), the two graphs exported from those fp16-rounded weights, and manifest.json;
+    returns the manifest path."""
     cfg = codec.cfg
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = save_model(folder / "codec.safetensors", inference_state(codec), "codec",
+                         cfg.to_dict(), dtype=torch.float16)
+    shipped = load_codec(weights)
     return write_manifest(
-        folder, list(export(codec, folder)), name=name, backend="codec", stems=[],
+        folder, [*export(shipped, folder), weights], name=name, backend="codec", stems=[],
         sample_rate=cfg.sample_rate, devices=["cpu", "cuda"], description=description,
         params={"frame_samples": cfg.frame_samples, "frame_rate": cfg.frame_rate,
                 "n_levels": cfg.n_levels, "codebook_size": cfg.codebook_size,
@@ -114,6 +122,7 @@ def main() -> None:
     codec = load_codec(args.weights)
     if args.name:
         print(f"wrote {package(codec, args.out, args.name, args.description)}")
+        codec = load_codec(args.out / "codec.safetensors")  # what the graphs came from
     else:
         export(codec, args.out)
     encoder, decoder = args.out / "encoder.onnx", args.out / "decoder.onnx"

@@ -3,10 +3,11 @@
     python -m export_onnx.separator SEPARATOR.safetensors OUT_DIR --name tokenlm \\
         --codec hcodec-small [--check]
 
-Writes ``conditioner.onnx`` (mixture windows (B, 192000) at 48 kHz -> LM prefix (B, 50, D),
-any batch), ``lm.safetensors`` (the LM in fp16, for the torch generation loop) and
-``manifest.json`` (sha256 of both files, the codec to decode with, windowing settings).
-``--check`` compares the exported conditioner with torch.
+Writes ``separator.safetensors`` (conditioner and LM in fp16: the LM runs from it in torch,
+and it is the reference the ONNX graph is checked against), ``conditioner.onnx`` (exported
+from those fp16-rounded weights: mixture windows (B, 192000) at 48 kHz -> LM prefix (B, 50, D),
+any batch) and ``manifest.json`` (sha256 of both files, the codec to decode with, windowing
+settings). ``--check`` compares the exported conditioner with torch.
 """
 
 from __future__ import annotations
@@ -56,13 +57,12 @@ def package(model: TokenSeparator, folder: Path, name: str, codec: str,
             description: str = "", metrics: dict | None = None,
             overlap_frames: int = 10) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    export_conditioner(model, folder / "conditioner.onnx")
-    lm_state = {k.removeprefix("lm."): v for k, v in model.state_dict().items()
-                if k.startswith("lm.")}
-    save_model(folder / "lm.safetensors", lm_state, "lm", model.cfg.lm.to_dict(),
-               dtype=torch.float16)
+    weights = save_model(folder / "separator.safetensors", model.state_dict(), "separator",
+                         model.cfg.to_dict(), dtype=torch.float16)
+    shipped = load_separator(weights)  # the fp16-rounded weights: what users run
+    export_conditioner(shipped, folder / "conditioner.onnx")
     return write_manifest(
-        folder, [folder / "conditioner.onnx", folder / "lm.safetensors"], name=name,
+        folder, [folder / "conditioner.onnx", weights], name=name,
         backend="tokenlm", stems=list(TRACKS), sample_rate=48000, devices=["cpu", "cuda"],
         description=description,
         params={"kind": "G", "codec": codec, "window_frames": model.cfg.window_frames,
@@ -84,7 +84,8 @@ def main() -> None:
     model = load_separator(args.weights)
     print(f"wrote {package(model, args.out, args.name, args.codec, args.description)}")
     if args.check:
-        error = check_conditioner(model, args.out / "conditioner.onnx")
+        shipped = load_separator(args.out / "separator.safetensors")
+        error = check_conditioner(shipped, args.out / "conditioner.onnx")
         print(f"conditioner: largest relative difference onnx vs torch {error:.2e}")
         if error > 1e-3:
             raise SystemExit("ONNX and torch disagree")

@@ -97,11 +97,12 @@ class TokenLMBackend(Backend):
         self.codec = NeuralCodec(params["codec"], device=device)
         self.frame_samples = self.codec.frame_samples
         self.conditioner = Session(info.file("conditioner.onnx"), device)
-        kind, config, state = load_model(info.file("lm.safetensors"))
-        if kind != "lm":
-            raise ModelError(f"lm.safetensors holds a {kind}", info.folder)
-        self.lm = TokenLM(LMConfig(**config))
-        self.lm.load_state_dict(state)
+        kind, config, state = load_model(info.file("separator.safetensors"))
+        if kind != "separator":
+            raise ModelError(f"separator.safetensors holds a {kind}", info.folder)
+        self.lm = TokenLM(LMConfig(**config["lm"]))  # the conditioner runs as ONNX
+        self.lm.load_state_dict({k.removeprefix("lm."): v for k, v in state.items()
+                                 if k.startswith("lm.")})
         self.lm.eval().to(self.torch_device)
         if params.get("compile") and self.torch_device.type == "cuda":
             self.lm.decode_one_token = torch.compile(self.lm.decode_one_token)

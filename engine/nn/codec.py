@@ -225,6 +225,22 @@ class Codec(nn.Module):
                                 self.semantic_rvq.decode(codes[:, 1]))
 
 
+TRAINING_ONLY = ("ema_sum", "ema_count", ".hits")  # RVQ state only training reads
+
+
+def inference_state(codec: Codec) -> dict[str, torch.Tensor]:
+    """The weights a shipped codec needs (the RVQ's EMA statistics left out: a fifth of it)."""
+    return {k: v for k, v in codec.state_dict().items() if not k.endswith(TRAINING_ONLY)}
+
+
 def load_codec(path: str | Path) -> Codec:
-    """A codec from its safetensors file (``engine.nn.serialization``), in eval mode."""
-    return load_module(path, "codec", lambda cfg: Codec(CodecConfig.from_dict(cfg)))
+    """A codec from its safetensors file (``engine.nn.serialization``), in eval mode. A
+    shipped file without the EMA statistics loads too; training from it restarts them."""
+    codec = load_module(path, "codec", lambda cfg: Codec(CodecConfig.from_dict(cfg)),
+                        optional=TRAINING_ONLY)
+    for rvq in (codec.acoustic_rvq, codec.semantic_rvq):
+        for level in rvq.levels:
+            if not level.ema_sum.any():  # left out: restart the EMA at the codebook
+                level.ema_sum.copy_(level.codebook)
+                level.ema_count.fill_(1.0)
+    return codec

@@ -50,11 +50,18 @@ def load_model(path: str | Path, dtype: torch.dtype = torch.float32
     return kind, config, state
 
 
-def load_module(path: str | Path, kind: str, build) -> torch.nn.Module:
-    """Build a module with ``build(config)`` from a file of ``kind``, load its weights, eval."""
+def load_module(path: str | Path, kind: str, build,
+                optional: tuple[str, ...] = ()) -> torch.nn.Module:
+    """Build a module with ``build(config)`` from a file of ``kind``, load its weights, eval.
+    Weights whose names end with one of ``optional`` may be absent (training-only state left
+    out of shipped files); they keep the values ``build`` gave them."""
     found, config, state = load_model(path)
     if found != kind:
         raise ValueError(f"{path} holds a {found}, not a {kind}")
     module = build(config)
-    module.load_state_dict(state)
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    absent = [k for k in missing if not k.endswith(optional)]
+    if absent or unexpected:
+        raise ValueError(f"{path} does not match its architecture: missing {absent[:5]}, "
+                         f"unexpected {unexpected[:5]}")
     return module.eval()
