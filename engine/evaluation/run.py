@@ -128,7 +128,7 @@ def _estimators(models: list[str]) -> list[tuple[str, str, Callable]]:
             out = separator.separate(mix, sr, stems=list(STEMS))
             return {s: out[s] for s in STEMS}
 
-        rows.append((spec if options else separator.model.name, kind, run))
+        rows.append((row_label(separator.model, options), kind, run))
     return rows
 
 
@@ -143,6 +143,17 @@ def _codec_row(codec: str) -> tuple[str, str, Callable]:
         return {s: runtime.roundtrip(audio, sr) for s, audio in stems.items()}
 
     return (f"codec-oracle ({runtime.info.name})", "reference", run)
+
+
+def row_label(model, options: dict) -> str:
+    """A row's name: the model's, with ``(refined)``/``(raw)`` for token separators and any
+    other options spelled out."""
+    label, rest = model.name, dict(options)
+    if model.backend == "tokenlm":
+        label += " (refined)" if rest.pop("refine", True) else " (raw)"
+    if rest:
+        label += " " + ",".join(f"{k}={v}" for k, v in rest.items())
+    return label
 
 
 def parse_spec(spec: str) -> tuple[str, dict]:

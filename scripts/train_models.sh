@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# How the shipped hcodec-small and tokenlm models were made (issues 5 and 6), start to end,
+# on a 2-core CPU (no GPU was lent): data, codec, tokens, separators, packaging, evaluation.
+# Every step skips or resumes what is already there, so a rerun continues after a stop.
+#
+#   bash scripts/install.sh --train --eval        # first
+#   bash scripts/train_models.sh [WORKDIR]        # WORKDIR holds data and runs (default: work)
+#
+# Budgets are wall-clock (--minutes): a run ends on the clock with a full learning-rate decay,
+# so the same command on a faster machine trains for more steps in the same time. On a CUDA
+# machine the trainers use the GPU by themselves; raise --batch-size there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+W=${1:-work}
+S=.venv/bin/stemma
+mkdir -p "$W"
+
+# --- data: 500 training songs at 48 kHz (seeds below the test range), held-out sets -------
+for part in 1 2; do
+  [ -f "$W/train48_$part/songs.json" ] ||
+    $S synth-songs "$W/train48_$part" --training --seed $part --songs 250 --rate 48000 -q
+done
+mkdir -p "$W/train48"  # one folder of all 500 songs
+for part in 1 2; do
+  for song in "$W/train48_$part"/*/; do
+    ln -sfn "$(realpath "$song")" "$W/train48/${part}_$(basename "$song")"
+  done
+done
+[ -f "$W/val48/songs.json" ] || $S synth-songs "$W/val48" --songs 10 --seed 2 --rate 48000 -q
+[ -f "$W/test48/songs.json" ] || $S synth-songs "$W/test48" --songs 10 --seed 1 --rate 48000 -q
+[ -f "$W/testset20/songs.json" ] || $S synth-songs "$W/testset20" --songs 20 --seed 0 -q
+
+# --- codec (issue 5): the loudest 9 s of every stem of every song, lossless -----------------
+[ -f "$W/clips_train.npz" ] ||
+  $S pack-clips "$W/train48" "$W/clips_train.npz" --seconds 9 --format flac
+[ -f "$W/clips_val.npz" ] ||
+  $S pack-clips "$W/val48" "$W/clips_val.npz" --seconds 4.4 --format flac
+$S train codec --preset small --data "$W/clips_train.npz" --val-data "$W/clips_val.npz" \
+  --out "$W/codec" --batch-size 8 --lr 1e-3 --warmup 300 --teacher-steps 2000 \
+  --minutes 170 --ckpt-every 250 --log-every 25
+.venv/bin/python -m export_onnx.codec "$W/codec/codec_best.safetensors" \
+  assets/models/hcodec-small --name hcodec-small --check \
+  --description "Dual-path neural audio codec (HCodec structure): 48 kHz mono, 12.5 Hz, 2 x 16 x 1024 RVQ; trained on synthesized stems"
+
+# --- tokens: every training song once, unaugmented; the validation songs ----------------
+CODEC=assets/models/hcodec-small/codec.safetensors
+$S train separator --prepare --data "$W/train48" --codec-weights $CODEC \
+  --tokens "$W/tokens" --variants 1
+$S train separator --prepare --data "$W/val48" --codec-weights $CODEC \
+  --tokens "$W/tokens_val" --variants 1
+
+# --- separators (issue 6): the paper's sequential model and ablation A3, side by side ------
+common=(--preset small --tokens "$W/tokens" --val-tokens "$W/tokens_val" --batch-size 8
+        --lr 1e-3 --warmup 200 --minutes 180 --ckpt-every 250 --log-every 25)
+OMP_NUM_THREADS=1 $S train separator "${common[@]}" --out "$W/sep" > "$W/sep.log" 2>&1 &
+OMP_NUM_THREADS=1 $S train separator "${common[@]}" --parallel --out "$W/sep_a3" \
+  > "$W/sep_a3.log" 2>&1 &
+wait
+.venv/bin/python -m export_onnx.separator "$W/sep/separator_best.safetensors" \
+  assets/models/tokenlm --name tokenlm --codec hcodec-small --check \
+  --description "Token language-model separator (Conformer prefix, LLaMA decoder, KV cache across stems), Wiener-refined on the mixture; trained on synthesized songs"
+.venv/bin/python -m export_onnx.separator "$W/sep_a3/separator_best.safetensors" \
+  "$W/tokenlm-a3" --name tokenlm-a3 --codec hcodec-small --check \
+  --description "Ablation A3: parallel decoding with track-specific heads (not shipped)"
+
+# --- evaluation on the held-out test set -----------------------------------------------------
+.venv/bin/python bench/eval_codec.py --weights $CODEC --data "$W/test48" \
+  --onnx assets/models/hcodec-small | tee "$W/codec_report.md"
+$S eval --data "$W/testset20" --out "$W/report" --model classic --model tokenlm \
+  --model tokenlm:refine=false --model "$W/tokenlm-a3" --model "$W/tokenlm-a3:refine=false" \
+  --model codec ${NISQA_WEIGHTS:+--nisqa-weights "$NISQA_WEIGHTS"}
