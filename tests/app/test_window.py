@@ -271,3 +271,18 @@ def test_separation_runs_off_the_ui_thread(qtbot, window, song):
     qtbot.waitUntil(lambda: window.loaded.track.status == "separated",
                     timeout=SEPARATE_TIMEOUT)
     assert threads and threads[0] is not threading.main_thread()
+
+
+def test_the_token_separator_is_offered_and_used(qtbot, window, song):
+    """tokenlm is in the model list; picking it is what the next separation runs."""
+    index = window.model_box.findData("tokenlm")
+    assert index >= 0, [window.model_box.itemData(i) for i in range(window.model_box.count())]
+    window.model_box.setCurrentIndex(index)
+    open_song(qtbot, window, song)
+    separate(qtbot, window)
+    loaded = window.loaded
+    assert loaded.track.model == "tokenlm" and loaded.complete
+    names = ("vocals", "drums", "bass", "other")
+    assert all(loaded.stems[s].shape == loaded.mixture.shape for s in names)
+    residual = loaded.mixture - sum(loaded.stems[s] for s in names)
+    assert np.max(np.abs(residual)) < 1e-3  # refined: the stems add up to the song
