@@ -18,8 +18,10 @@ Per chunk of audio (at 48 kHz; the engine resamples around it):
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, fields
 
 import numpy as np
+import scipy.ndimage as ndi
 import torch
 
 from ..dsp.filters import mean_time
@@ -36,40 +38,56 @@ from .base import Backend, CheckCancel, ChunkPlan
 log = logging.getLogger(__name__)
 RATE = 48000
 N_FFT, HOP = 4096, 1024  # refinement STFT at 48 kHz
-PRIOR_FRAMES = 3  # priors smoothed over ~70 ms: generated stems are not sample-aligned
-SPATIAL_FRAMES = 87  # Wiener covariances averaged over ~1.9 s
-# Refined in blocks, so memory follows the block, not the chunk (a whole 3-minute chunk took
-# 5.6 GB). A margin beyond the filter's reach (43 frames of covariance smoothing, 1 frame of
-# prior smoothing, half a window: about 1 s) makes blocks give what one pass would.
-BLOCK = 938 * HOP  # 20 s
-MARGIN = 141 * HOP  # 3 s
+BLOCK = 938 * HOP  # refine in 20 s blocks: memory follows the block, not the chunk (a
+#                   whole 3-minute chunk in one pass took 5.6 GB)
 BATCH = 8  # windows per conditioner call, (window, track) pairs per codec decoder call: the
 #           graphs' workspaces grow with the batch, and 8 already fills the cores
 
 
-def _refine_block(audio: np.ndarray, raw: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class RefineConfig:
+    """How generated stems become Wiener priors (manifest params; tuned on validation songs)."""
+
+    prior_frames: int = 3  # smooth priors over time (~70 ms): generated stems are not
+    #                        sample-aligned with the mixture
+    prior_bins: int = 1  # and over frequency (1: not at all; 11.7 Hz per bin)
+    prior_power: float = 1.0  # priors raised to this: below 1 softens the masks
+    spatial_frames: int = 87  # Wiener covariances averaged over ~1.9 s
+
+    @property
+    def margin(self) -> int:
+        """Samples of context a block needs so blocks give what one pass would: twice the
+        filter's reach in frames (covariance and prior smoothing, the window) on the hop grid."""
+        return (self.spatial_frames + self.prior_frames + 2 * N_FFT // HOP) * HOP
+
+
+def _refine_block(audio: np.ndarray, raw: np.ndarray, cfg: RefineConfig) -> np.ndarray:
     """(C, N) mixture, (4, N) raw stems -> (4, C, N) Wiener-filtered stems."""
     n = audio.shape[1]
     x = stft(audio, N_FFT, HOP)  # (C, T, F)
     power = np.abs(stft(raw, N_FFT, HOP)) ** 2  # (S, T, F)
-    priors = mean_time(power, PRIOR_FRAMES) + 1e-9
+    priors = mean_time(power, cfg.prior_frames)
+    if cfg.prior_bins > 1:
+        priors = ndi.uniform_filter1d(priors, cfg.prior_bins, axis=-1, mode="nearest")
+    if cfg.prior_power != 1.0:
+        priors = priors ** cfg.prior_power
     out = np.empty((len(raw),) + audio.shape, np.float32)
-    for k, image in enumerate(wiener(x, priors, SPATIAL_FRAMES)):
+    for k, image in enumerate(wiener(x, priors + 1e-9, cfg.spatial_frames)):
         out[k] = istft(image, N_FFT, HOP, n)
     return out
 
 
-def wiener_refine(audio: np.ndarray, raw: np.ndarray, block: int = BLOCK,
-           margin: int = MARGIN) -> np.ndarray:
+def wiener_refine(audio: np.ndarray, raw: np.ndarray, cfg: RefineConfig = RefineConfig(),
+                  block: int = BLOCK) -> np.ndarray:
     """Raw stems as spectral priors for a multichannel Wiener filter on the real mixture:
     (C, N) mixture, (4, N) raw mono stems -> (4, C, N) stems, aligned with the mixture, in its
     channels, and summing to it exactly (the last stem takes the remainder). Processed in
-    blocks on the STFT's hop grid; ``block`` and ``margin`` must be multiples of ``HOP``."""
-    n = audio.shape[1]
+    blocks on the STFT's hop grid (``block`` a multiple of ``HOP``)."""
+    n, margin = audio.shape[1], cfg.margin
     out = np.empty((len(raw),) + audio.shape, np.float32)
     for start in range(0, n, block):
         lo, hi, end = max(0, start - margin), min(n, start + block + margin), min(n, start + block)
-        part = _refine_block(audio[:, lo:hi], raw[:, lo:hi])
+        part = _refine_block(audio[:, lo:hi], raw[:, lo:hi], cfg)
         out[:, :, start:end] = part[:, :, start - lo:end - lo]
     out[-1] = audio - out[:-1].sum(axis=0)
     return out
@@ -89,6 +107,8 @@ class TokenLMBackend(Backend):
         self.window_frames = int(params["window_frames"])
         self.overlap_frames = int(params["overlap_frames"])
         self.refine = bool(params.get("refine", True))
+        known = {f.name for f in fields(RefineConfig)}
+        self.refine_cfg = RefineConfig(**{k: v for k, v in params.items() if k in known})
         self.temperature = float(params.get("temperature", 0.0))
         self.top_k = int(params.get("top_k", 0))
         self.seed = int(params.get("seed", 0))
@@ -178,5 +198,5 @@ class TokenLMBackend(Backend):
         raw = self.raw_stems(audio.mean(axis=0), check_cancel)
         if self.refine:
             check_cancel()
-            return wiener_refine(audio, raw)
+            return wiener_refine(audio, raw, self.refine_cfg)
         return np.repeat(raw[:, None], audio.shape[0], axis=1)

@@ -59,13 +59,14 @@ def test_raw_output_is_the_generated_mono_audio(tiny_model):
 def test_refinement_in_blocks_equals_one_pass_and_sums_to_the_mix():
     """Memory follows the block, not the chunk: 20 s blocks with 3 s margins reproduce one
     pass over the whole signal, so refining in blocks changes nothing audible."""
-    from engine.backends.tokenlm import HOP, wiener_refine
+    from engine.backends.tokenlm import HOP, RefineConfig, wiener_refine
 
     mix = music(12.0, 48000, 2, seed=5)
     rng = np.random.default_rng(0)
     raw = np.abs(rng.standard_normal((4, mix.shape[1]))).astype(np.float32) * mix[0]
-    whole = wiener_refine(mix, raw, block=1 << 30, margin=0)
-    blocks = wiener_refine(mix, raw, block=40 * HOP, margin=60 * HOP)  # 0.85 s, 1.3 s
-    assert blocks.shape == (4, 2, mix.shape[1])
-    assert np.max(np.abs(blocks - whole)) < 1e-4 * np.max(np.abs(whole))
-    assert residual_db(mix, blocks) < -80
+    for cfg in (RefineConfig(), RefineConfig(prior_frames=5, prior_bins=3, prior_power=0.7)):
+        whole = wiener_refine(mix, raw, cfg, block=1 << 30)
+        blocks = wiener_refine(mix, raw, cfg, block=40 * HOP)  # 0.85 s blocks
+        assert blocks.shape == (4, 2, mix.shape[1])
+        assert np.max(np.abs(blocks - whole)) < 1e-4 * np.max(np.abs(whole))
+        assert residual_db(mix, blocks) < -80
