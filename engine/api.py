@@ -300,6 +300,12 @@ class Separator:
         """The stems this model gives, in order."""
         return self._backend.stems
 
+    @property
+    def placement(self) -> str:
+        """Where the model's parts run, e.g. "cpu" or "LM: torch on cuda; conditioner:
+        CUDAExecutionProvider; ..." (what onnxruntime actually chose, not what was asked)."""
+        return self._backend.placement
+
     @staticmethod
     def models() -> list[models.ModelInfo]:
         """Every installed model (what ``stemma models`` lists)."""
@@ -328,8 +334,9 @@ class Separator:
             chunk = max(base.align, int(self.chunk_seconds * work_rate) // base.align * base.align)
             plan = base._replace(chunk=chunk)
         check = cancel.check if cancel is not None else (lambda: None)
+        workers = min(self.threads, self._backend.max_workers or self.threads)
         return StemStream(self._backend, sample_rate, n_channels, outputs, check, plan,
-                          self.threads)
+                          workers)
 
     def _run(self, blocks: Iterator[np.ndarray], stream: StemStream, sample_rate: int,
              total: int | None, on_progress: ProgressCallback | None,

@@ -116,6 +116,8 @@ def cmd_separate(args: argparse.Namespace) -> int:
     api.audio_io.output_subtype(args.format, bit_depth)
     separator = _separator(args)
     api.output_names(separator.stems, stems)  # validate before touching any input
+    if not args.quiet:
+        _say(f"stemma: model {separator.model.name} on {separator.placement}")
     token = CancelToken()
     failed = 0
     with _interruptible(token):

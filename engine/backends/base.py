@@ -60,5 +60,16 @@ class Backend(ABC):
         """Where the backend computes ("cpu", "cuda")."""
         return "cpu"
 
+    @property
+    def placement(self) -> str:
+        """Where each part runs, in words, so users see a GPU is used (or why not)."""
+        return self.device
+
+    @property
+    def max_workers(self) -> int | None:
+        """Chunks that may be separated at once (None: as many as the engine likes). A
+        backend whose chunk already fills the machine says 1."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release models and device memory."""

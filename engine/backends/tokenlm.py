@@ -134,6 +134,17 @@ class TokenLMBackend(Backend):
         return self.torch_device.type
 
     @property
+    def placement(self) -> str:
+        return (f"LM: torch on {self.torch_device.type}; conditioner: "
+                f"{self.conditioner.provider}; codec decoder: {self.codec.provider}")
+
+    @property
+    def max_workers(self) -> int:
+        """One chunk at a time: a chunk's windows are one batch that fills the cores, and a
+        second 3-minute chunk alongside would double the memory for no speed."""
+        return 1
+
+    @property
     def mixture_consistent(self) -> bool:
         return self.refine
 

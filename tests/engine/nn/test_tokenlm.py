@@ -70,3 +70,21 @@ def test_refinement_in_blocks_equals_one_pass_and_sums_to_the_mix():
         assert blocks.shape == (4, 2, mix.shape[1])
         assert np.max(np.abs(blocks - whole)) < 1e-4 * np.max(np.abs(whole))
         assert residual_db(mix, blocks) < -80
+
+
+def test_cli_says_where_each_part_runs(tiny_model, tmp_path):
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    src = tmp_path / "song.wav"
+    sf.write(src, music(2.0, 44100, 2, seed=6).T, 44100)
+    run = subprocess.run([sys.executable, "-m", "engine", "separate", str(src), "-o",
+                          str(tmp_path / "out"), "--model", str(tiny_model), "--device", "cpu"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert ("model tokenlm-tiny on LM: torch on cpu; conditioner: CPUExecutionProvider; "
+            "codec decoder: CPUExecutionProvider") in run.stderr
+    assert sorted(p.name for p in (tmp_path / "out" / "song").iterdir()) == [
+        "bass.wav", "drums.wav", "other.wav", "vocals.wav"]
