@@ -8,7 +8,7 @@
   (``stemma synth-songs DIR --training --rate 48000``), read by DataLoader workers, or a clip
   pack (``clips.py``), decoded once onto the training device and cropped there.
 - Teacher: ``--teacher-steps`` of BEST-RQ masked prediction, then frozen.
-- Codec: multi-resolution mel + STFT losses, commitment, semantic feature regression; half
+- Codec: multi-resolution mel + STFT losses, commitment, semantic feature regression; 30% of
   the batches use a random number of RVQ levels (quantizer dropout) so decoding from 1, 4 or 8
   levels works too. No adversarial loss.
 - Runs on CUDA when there is a GPU (``--device``), else the CPU; bf16 autocast where the
