@@ -98,7 +98,8 @@ def check(codec: Codec, encoder: Path, decoder: Path, seconds: float = 3.2) -> d
         from_ort = codec.decode(torch.from_numpy(codes_ort)).numpy()
     own_error = float(np.abs(wave_torch - audio.numpy()).mean()) + 1e-9
     gap = float(np.abs(from_ort - wave_torch).mean()) / own_error
-    return {"same_codes": same, "code_gap": gap, "max_abs_error": err, "relative_error": err / scale}
+    return {"same_codes": same, "code_gap": gap, "max_abs_error": err,
+            "relative_error": err / scale}
 
 
 def package(codec: Codec, folder: Path, name: str, description: str = "",
