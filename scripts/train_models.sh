@@ -66,9 +66,24 @@ wait
   "$W/tokenlm-a3" --name tokenlm-a3 --codec hcodec-small --check \
   --description "Ablation A3: parallel decoding with track-specific heads (not shipped)"
 
+# refinement settings, chosen on the validation songs (written into the manifest params)
+.venv/bin/python scripts/tune_refine.py --model tokenlm --data "$W/val48"
+
 # --- evaluation on the held-out test set -----------------------------------------------------
 .venv/bin/python bench/eval_codec.py --weights $CODEC --data "$W/test48" \
   --onnx assets/models/hcodec-small | tee "$W/codec_report.md"
-$S eval --data "$W/testset20" --out "$W/report" --model classic --model tokenlm \
-  --model tokenlm:refine=false --model "$W/tokenlm-a3" --model "$W/tokenlm-a3:refine=false" \
-  --model codec ${NISQA_WEIGHTS:+--nisqa-weights "$NISQA_WEIGHTS"}
+# the separators on the 10 songs of test set 0, in two shards of 5 (one per core), merged
+mkdir -p "$W/test10a" "$W/test10b"
+i=0
+for song in $(ls -d "$W/testset20"/*/ | sort | head -10); do
+  part=$([ $i -lt 5 ] && echo a || echo b)
+  ln -sfn "$(realpath "$song")" "$W/test10$part/$(basename "$song")"
+  i=$((i + 1))
+done
+for part in a b; do
+  OMP_NUM_THREADS=1 $S eval --data "$W/test10$part" --out "$W/report_$part" --model classic \
+    --model tokenlm --model tokenlm:refine=false --model "$W/tokenlm-a3:refine=false" \
+    ${NISQA_WEIGHTS:+--nisqa-weights "$NISQA_WEIGHTS"} &
+done
+wait
+.venv/bin/python scripts/merge_reports.py --out "$W/report" "$W/report_a" "$W/report_b"
