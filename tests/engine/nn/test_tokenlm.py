@@ -57,8 +57,8 @@ def test_raw_output_is_the_generated_mono_audio(tiny_model):
 
 
 def test_refinement_in_blocks_equals_one_pass_and_sums_to_the_mix():
-    """Memory follows the block, not the chunk: 20 s blocks with 3 s margins reproduce one
-    pass over the whole signal, so refining in blocks changes nothing audible."""
+    """Memory follows the block, not the chunk: blocks with the margin each setting needs
+    reproduce one pass over the whole signal, so refining in blocks changes nothing audible."""
     from engine.backends.tokenlm import HOP, RefineConfig, wiener_refine
 
     mix = music(12.0, 48000, 2, seed=5)
