@@ -268,6 +268,39 @@ def _as_audio(audio: np.ndarray, sample_rate: int | None) -> np.ndarray:
     return np.ascontiguousarray(audio)
 
 
+class _Reporter:
+    """Turns a job's advance into ``Progress`` reports: finished output (``emitted`` samples
+    at the input's rate) and, while a long chunk is separated, how far into it the model is
+    (``inside``, from the pipeline, possibly on a worker thread). Never reports going back."""
+
+    def __init__(self, sample_rate: int, total: int | None,
+                 on_progress: ProgressCallback | None):
+        self.rate, self.on_progress = sample_rate, on_progress
+        self.total = None if total is None else total / sample_rate
+        self.start = time.perf_counter()
+        self.emitted = 0  # samples written out
+        self._done = 0.0  # seconds reported so far
+        self._lock = threading.Lock()
+
+    def inside(self, seconds: float) -> None:
+        self._report("separating", seconds)
+
+    def __call__(self, stage: str) -> None:
+        self._report(stage, self.emitted / self.rate)
+
+    def _report(self, stage: str, seconds: float) -> None:
+        if self.on_progress is None:
+            return
+        with self._lock:
+            if stage == "separating" and seconds <= self._done and seconds > 0:
+                return
+            self._done = max(self._done, seconds)
+            done = self._done
+        if self.total is not None:
+            done = min(done, self.total)
+        self.on_progress(Progress(stage, done, self.total, time.perf_counter() - self.start))
+
+
 class Separator:
     """Separates songs into stems with one model.
 
@@ -326,7 +359,7 @@ class Separator:
         self.close()
 
     def _stream(self, sample_rate: int, n_channels: int, outputs: Sequence[str],
-                cancel: CancelToken | None) -> StemStream:
+                cancel: CancelToken | None, reporter: _Reporter) -> StemStream:
         plan = None
         if self.chunk_seconds is not None:
             work_rate = self._backend.working_rate(sample_rate)
@@ -336,28 +369,18 @@ class Separator:
         check = cancel.check if cancel is not None else (lambda: None)
         workers = min(self.threads, self._backend.max_workers or self.threads)
         return StemStream(self._backend, sample_rate, n_channels, outputs, check, plan,
-                          workers)
+                          workers, reporter.inside)
 
-    def _run(self, blocks: Iterator[np.ndarray], stream: StemStream, sample_rate: int,
-             total: int | None, on_progress: ProgressCallback | None,
+    def _run(self, blocks: Iterator[np.ndarray], stream: StemStream, reporter: _Reporter,
              sink: Callable[[np.ndarray], None], cancel: CancelToken | None,
              outputs: Sequence[str], on_chunk: ChunkCallback | None) -> None:
-        start, done = time.perf_counter(), 0
-
         def emit(block: np.ndarray) -> None:
-            nonlocal done
             sink(block)
             if on_chunk is not None:
-                on_chunk(done, dict(zip(outputs, block, strict=True)))
-            done += block.shape[-1]
+                on_chunk(reporter.emitted, dict(zip(outputs, block, strict=True)))
+            reporter.emitted += block.shape[-1]
 
-        def report(stage: str) -> None:
-            if on_progress is not None:
-                on_progress(Progress(stage, done / sample_rate,
-                                     None if total is None else total / sample_rate,
-                                     time.perf_counter() - start))
-
-        report("separating")
+        reporter("separating")
         try:
             for block in blocks:
                 if cancel is not None:
@@ -365,14 +388,13 @@ class Separator:
                 out = stream.push(block)
                 if out is not None:
                     emit(out)
-                    report("separating")
-            report("finishing")
+                    reporter("separating")
             out = stream.finish()
         finally:
             stream.close()
         if out is not None:
             emit(out)
-        report("done")
+        reporter("finishing")
 
     def separate(self, audio: np.ndarray | PathLike, sample_rate: int | None = None, *,
                  stems: Sequence[str] | None = None,
@@ -390,19 +412,21 @@ class Separator:
         if isinstance(audio, str | Path):
             with audio_io.open_audio(audio) as reader:
                 info = reader.info
-                stream = self._stream(info.sample_rate, info.n_channels, outputs, cancel)
-                self._run(reader.blocks(READ_BLOCK), stream, info.sample_rate, info.n_frames,
-                          on_progress, parts.append, cancel, outputs, on_chunk)
                 rate, channels = info.sample_rate, info.n_channels
+                reporter = _Reporter(rate, info.n_frames, on_progress)
+                stream = self._stream(rate, channels, outputs, cancel, reporter)
+                self._run(reader.blocks(READ_BLOCK), stream, reporter, parts.append, cancel,
+                          outputs, on_chunk)
         else:
             array = _as_audio(audio, sample_rate)
             rate, channels = int(sample_rate), array.shape[0]  # type: ignore[arg-type]
-            stream = self._stream(rate, channels, outputs, cancel)
+            reporter = _Reporter(rate, array.shape[1], on_progress)
+            stream = self._stream(rate, channels, outputs, cancel, reporter)
             blocks = (array[:, i:i + READ_BLOCK] for i in range(0, array.shape[1], READ_BLOCK))
-            self._run(blocks, stream, rate, array.shape[1], on_progress, parts.append, cancel,
-                      outputs, on_chunk)
+            self._run(blocks, stream, reporter, parts.append, cancel, outputs, on_chunk)
         joined = (np.concatenate(parts, axis=-1) if parts
                   else np.zeros((len(outputs), channels, 0), np.float32))
+        reporter("done")
         return Stems(dict(zip(outputs, joined, strict=True)), rate)
 
     def separate_file(self, in_path: PathLike, out: PathLike | Mapping[str, PathLike], *,
@@ -429,7 +453,8 @@ class Separator:
         audio_io.output_subtype(fmt, bit_depth)
         with audio_io.open_audio(in_path) as reader:
             info = reader.info
-            stream = self._stream(info.sample_rate, info.n_channels, outputs, cancel)
+            reporter = _Reporter(info.sample_rate, info.n_frames, on_progress)
+            stream = self._stream(info.sample_rate, info.n_channels, outputs, cancel, reporter)
             with _writers(targets, info.sample_rate, info.n_channels, fmt, bit_depth, overwrite,
                           info.n_frames) as writers:
                 files = list(writers.values())
@@ -438,11 +463,12 @@ class Separator:
                     for writer, audio in zip(files, block, strict=True):
                         writer.write(audio)
 
-                self._run(reader.blocks(READ_BLOCK), stream, info.sample_rate, info.n_frames,
-                          on_progress, sink, cancel, outputs, on_chunk)
+                self._run(reader.blocks(READ_BLOCK), stream, reporter, sink, cancel, outputs,
+                          on_chunk)
                 if cancel is not None:
                     cancel.check()
                 reports = _commit(writers, overwrite)
+        reporter("done")
         return FileResult(info, reports, time.perf_counter() - started)
 
 

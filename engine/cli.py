@@ -421,6 +421,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int)
     p.add_argument("--log-every", dest="log_every", type=int)
     p.add_argument("--ckpt-every", dest="ckpt_every", type=int)
+    p.add_argument("--init", help="separator: weights to start from (no checkpoint in OUT)")
+    p.add_argument("--sampled", type=float,
+                   help="separator: share of input tokens replaced by the model's own "
+                   "predictions (scheduled sampling)")
+    p.add_argument("--level-decay", dest="level_decay", type=float,
+                   help="separator: loss weight of RVQ level l scaled by this**l")
+    p.add_argument("--snapshot-every", dest="snapshot_every", type=int,
+                   help="separator: keep the weights every N steps (learning curves)")
     p.add_argument("--bf16", choices=("auto", "on", "off"),
                    help="bfloat16 autocast (default auto: only where the hardware has it)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"),

@@ -26,6 +26,7 @@ import soxr
 from .backends.base import Backend, ChunkPlan
 
 CheckCancel = Callable[[], None]
+OnPosition = Callable[[float], None]  # samples of the stream separated so far (within a chunk)
 
 
 def _fades(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,10 +80,12 @@ class Chunker:
     """
 
     def __init__(self, backend: Backend, sample_rate: int, n_channels: int,
-                 check_cancel: CheckCancel, plan: ChunkPlan | None = None, workers: int = 1):
+                 check_cancel: CheckCancel, plan: ChunkPlan | None = None, workers: int = 1,
+                 on_position: OnPosition | None = None):
         self.backend = backend
         self.sample_rate = sample_rate
         self.check_cancel = check_cancel
+        self.on_position = on_position
         plan = plan or backend.plan(sample_rate)
         self.core = plan.chunk
         self.half_fade = min(plan.crossfade, plan.chunk) // 2
@@ -123,9 +126,17 @@ class Chunker:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def _separate(self, window: np.ndarray) -> np.ndarray:
+    def _separate(self, job: tuple[np.ndarray, int, int, bool]) -> np.ndarray:
+        window, start, end, _ = job
         self.check_cancel()
-        return self.backend.separate_chunk(window, self.sample_rate, self.check_cancel)
+        on_fraction = None
+        if self.on_position is not None:
+            report = self.on_position
+
+            def on_fraction(fraction: float) -> None:  # the chunk's window -> its core
+                report(start + fraction * (end - start))
+        return self.backend.separate_chunk(window, self.sample_rate, self.check_cancel,
+                                           on_fraction)
 
     def _run(self, final: bool) -> list[np.ndarray]:
         """Cut up to ``workers`` windows, separate them, and stitch the results in order."""
@@ -140,11 +151,10 @@ class Chunker:
             self._core_start += self.core
             if last:
                 break
-        windows = [job[0] for job in jobs]
-        if self._pool is not None and len(windows) > 1:
-            results = list(self._pool.map(self._separate, windows))
+        if self._pool is not None and len(jobs) > 1:
+            results = list(self._pool.map(self._separate, jobs))
         else:
-            results = [self._separate(w) for w in windows]
+            results = [self._separate(job) for job in jobs]
         return [self._stitch(result, start, end, last)
                 for result, (_, start, end, last) in zip(results, jobs, strict=True)]
 
@@ -185,7 +195,10 @@ class StemStream:
 
     def __init__(self, backend: Backend, sample_rate: int, n_channels: int,
                  outputs: Sequence[str], check_cancel: CheckCancel,
-                 plan: ChunkPlan | None = None, workers: int = 1):
+                 plan: ChunkPlan | None = None, workers: int = 1,
+                 on_seconds: Callable[[float], None] | None = None):
+        """``on_seconds(s)``: the first ``s`` seconds of the input are being finished (inside
+        a chunk: for progress while a long chunk is separated)."""
         self.n_stems = len(backend.stems)
         self.consistent = backend.mixture_consistent
         self.work_rate = backend.working_rate(sample_rate)
@@ -194,7 +207,14 @@ class StemStream:
                                          quality="HQ") if resampling else None
         self._up = soxr.ResampleStream(self.work_rate, sample_rate, self.n_stems * n_channels,
                                        dtype="float32", quality="HQ") if resampling else None
-        self.chunker = Chunker(backend, self.work_rate, n_channels, check_cancel, plan, workers)
+        on_position = None
+        if on_seconds is not None:
+            rate = self.work_rate
+
+            def on_position(samples: float) -> None:
+                on_seconds(samples / rate)
+        self.chunker = Chunker(backend, self.work_rate, n_channels, check_cancel, plan, workers,
+                               on_position)
         self.n_channels = n_channels
         self._mix = _Fifo((n_channels,))
         self._stems = _Fifo((self.n_stems, n_channels))

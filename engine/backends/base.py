@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 CheckCancel = Callable[[], None]  # raises engine.errors.Cancelled when the job was cancelled
+OnFraction = Callable[[float], None]  # the share of a chunk's work done so far, 0 to 1
 
 
 class ChunkPlan(NamedTuple):
@@ -41,12 +42,13 @@ class Backend(ABC):
         """Chunking for audio at ``sample_rate`` (the working rate)."""
 
     @abstractmethod
-    def separate_chunk(self, audio: np.ndarray, sample_rate: int,
-                       check_cancel: CheckCancel) -> np.ndarray:
+    def separate_chunk(self, audio: np.ndarray, sample_rate: int, check_cancel: CheckCancel,
+                       on_fraction: OnFraction | None = None) -> np.ndarray:
         """(C, N) float32 -> (S, C, N) float32, one slice per stem in ``stems`` order.
 
         N is ``plan.chunk + 2 * plan.context`` or less at the end of a file. Outputs need not
-        sum to the input exactly: the engine restores mixture consistency.
+        sum to the input exactly: the engine restores mixture consistency. A backend whose
+        chunk takes long calls ``check_cancel`` often and reports ``on_fraction`` as it goes.
         """
 
     @property

@@ -32,7 +32,7 @@ import scipy.special
 from ..dsp.filters import median_freq, median_of_rows, median_time, median_time_strided, odd
 from ..dsp.stft import istft, stft
 from ..dsp.wiener import EPS, wiener
-from .base import Backend, CheckCancel, ChunkPlan
+from .base import Backend, CheckCancel, ChunkPlan, OnFraction
 
 STEMS = ("vocals", "drums", "bass", "other")
 BAND_BINS = 256  # bins per band in the mask/Wiener loop: bounds its memory
@@ -185,8 +185,8 @@ class ClassicBackend(Backend):
         accomp = tonal * (1.0 - vocal)
         return np.stack([tonal * vocal, drums, accomp * low, accomp * (1.0 - low)])
 
-    def separate_chunk(self, audio: np.ndarray, sample_rate: int,
-                       check_cancel: CheckCancel) -> np.ndarray:
+    def separate_chunk(self, audio: np.ndarray, sample_rate: int, check_cancel: CheckCancel,
+                       on_fraction: OnFraction | None = None) -> np.ndarray:
         """Masks and Wiener filtering run band by band (they are independent across frequency
         once the percussive median and the frame similarities are known), so memory holds a
         band of the 2x2 covariances instead of the whole spectrum."""

@@ -18,6 +18,7 @@ Per chunk of audio (at 48 kHz; the engine resamples around it):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -33,15 +34,36 @@ from ..nn.layout import TRACKS, deinterleave
 from ..nn.lm import LMConfig, TokenLM
 from ..nn.serialization import load_model
 from ..onnx_runtime import Session
-from .base import Backend, CheckCancel, ChunkPlan
+from .base import Backend, CheckCancel, ChunkPlan, OnFraction
 
 log = logging.getLogger(__name__)
 RATE = 48000
 N_FFT, HOP = 4096, 1024  # refinement STFT at 48 kHz
-BLOCK = 938 * HOP  # refine in 20 s blocks: memory follows the block, not the chunk (a
-#                   whole 3-minute chunk in one pass took 5.6 GB)
-BATCH = 8  # windows per conditioner call, (window, track) pairs per codec decoder call: the
-#           graphs' workspaces grow with the batch, and 8 already fills the cores
+REFINE_BLOCK = 469 * HOP  # refine in 10 s blocks: memory follows the block, not the chunk
+#   (a whole 3-minute chunk in one pass took 5.6 GB), and a cancel waits for one block at most
+BATCH = 8  # windows per conditioner call: its workspace grows with the batch, 8 fills the cores
+DECODE_BATCH = 4  # (window, track) pairs per codec decoder call (~0.2 s each): prompt cancel
+# Relative cost of the stages, in seconds of one core: per window for conditioning, the LM (at
+# a batch of ~20 windows) and decoding its four tracks, per second of audio for refinement.
+# Only the pace of the progress bar depends on them.
+COST_CONDITION, COST_LM, COST_DECODE, COST_REFINE = 0.02, 0.65, 0.16, 0.08
+
+
+class _Meter:
+    """Counts a chunk's work units, reports the share done, and checks for a cancel at every
+    count, so long loops stay cancellable wherever they advance the meter."""
+
+    def __init__(self, total: float, check_cancel: CheckCancel,
+                 on_fraction: OnFraction | None):
+        self.total, self.done = max(total, 1e-9), 0.0
+        self.check_cancel, self.on_fraction = check_cancel, on_fraction
+
+    def advance(self, units: float) -> None:
+        self.check_cancel()
+        if units:
+            self.done += units
+            if self.on_fraction is not None:
+                self.on_fraction(min(1.0, self.done / self.total))
 
 
 @dataclass(frozen=True)
@@ -78,17 +100,24 @@ def _refine_block(audio: np.ndarray, raw: np.ndarray, cfg: RefineConfig) -> np.n
 
 
 def wiener_refine(audio: np.ndarray, raw: np.ndarray, cfg: RefineConfig = RefineConfig(),
-                  block: int = BLOCK) -> np.ndarray:
+                  block: int = REFINE_BLOCK,
+                  on_block: Callable[[float], None] | None = None) -> np.ndarray:
     """Raw stems as spectral priors for a multichannel Wiener filter on the real mixture:
     (C, N) mixture, (4, N) raw mono stems -> (4, C, N) stems, aligned with the mixture, in its
     channels, and summing to it exactly (the last stem takes the remainder). Processed in
-    blocks on the STFT's hop grid (``block`` a multiple of ``HOP``)."""
+    blocks on the STFT's hop grid (``block`` a multiple of ``HOP``); ``on_block(seconds)``
+    runs before each block (with 0) and after it (with the seconds it finished): progress,
+    and a cancel check that may raise."""
     n, margin = audio.shape[1], cfg.margin
     out = np.empty((len(raw),) + audio.shape, np.float32)
     for start in range(0, n, block):
+        if on_block is not None:
+            on_block(0.0)
         lo, hi, end = max(0, start - margin), min(n, start + block + margin), min(n, start + block)
         part = _refine_block(audio[:, lo:hi], raw[:, lo:hi], cfg)
         out[:, :, start:end] = part[:, :, start - lo:end - lo]
+        if on_block is not None:
+            on_block((end - start) / RATE)
     out[-1] = audio - out[:-1].sum(axis=0)
     return out
 
@@ -165,8 +194,37 @@ class TokenLMBackend(Backend):
         starts = list(range(0, max(1, n - width + hop), hop))
         return starts if starts else [0]
 
-    def raw_stems(self, mono: np.ndarray, check_cancel: CheckCancel) -> np.ndarray:
-        """(N,) mono mixture at 48 kHz -> (4, N) generated stems, windows crossfaded."""
+    def _generate(self, batch: np.ndarray, meter: _Meter) -> np.ndarray:
+        """(W, width) mixture windows -> (W, 4, width) decoded stems. The cancel check runs
+        before every LM step and every graph call: a cancel lands within one of them."""
+        prefix = []
+        for i in range(0, len(batch), BATCH):
+            meter.advance(0)
+            prefix.append(self.conditioner(batch[i:i + BATCH])[0])
+            meter.advance(COST_CONDITION * len(batch[i:i + BATCH]))
+        prefix = torch.from_numpy(np.concatenate(prefix)).to(self.torch_device)
+        step_cost = COST_LM * len(batch) / self.lm.n_steps(prefix.shape[1])
+        generator = torch.Generator(self.torch_device).manual_seed(self.seed)
+        tokens = self.lm.generate(prefix, self.temperature, self.top_k, generator,
+                                  on_step=lambda: meter.advance(step_cost))
+        pairs = deinterleave(tokens).cpu().numpy()  # (W, T, 2, L, S)
+        pairs = pairs.reshape((-1,) + pairs.shape[2:])  # (W * T, 2, L, S)
+        decoded = []
+        for i in range(0, len(pairs), DECODE_BATCH):
+            meter.advance(0)
+            decoded.append(self.codec.decoder(pairs[i:i + DECODE_BATCH])[0])
+            meter.advance(COST_DECODE / len(TRACKS) * len(pairs[i:i + DECODE_BATCH]))
+        return np.concatenate(decoded).reshape(len(batch), len(TRACKS), -1)
+
+    def raw_stems(self, mono: np.ndarray, check_cancel: CheckCancel,
+                  on_fraction: OnFraction | None = None) -> np.ndarray:
+        """(N,) mono mixture at 48 kHz -> (4, N) generated stems, windows crossfaded. Every
+        window of the chunk is generated in one batch, and the LM batch holds every window
+        with its own positions and cache rows: window k's tokens depend on window k only."""
+        meter = _Meter(self._cost(len(mono), refine=False), check_cancel, on_fraction)
+        return self._raw(mono, meter)
+
+    def _raw(self, mono: np.ndarray, meter: _Meter) -> np.ndarray:
         n, fs = len(mono), self.frame_samples
         width = self.window_frames * fs
         starts = self._windows(n)
@@ -174,18 +232,7 @@ class TokenLMBackend(Backend):
         for i, s in enumerate(starts):
             piece = mono[s:s + width]
             batch[i, :len(piece)] = piece
-        prefix = torch.from_numpy(np.concatenate([self.conditioner(batch[i:i + BATCH])[0]
-                                                  for i in range(0, len(batch), BATCH)]))
-        prefix = prefix.to(self.torch_device)
-        check_cancel()
-        generator = torch.Generator(self.torch_device).manual_seed(self.seed)
-        tokens = self.lm.generate(prefix, self.temperature, self.top_k, generator)
-        codes = deinterleave(tokens).cpu().numpy()  # (B, T, 2, L, S)
-        check_cancel()
-        pairs = codes.reshape((-1,) + codes.shape[2:])  # (B * T, 2, L, S)
-        decoded = np.concatenate([self.codec.decoder(pairs[i:i + BATCH])[0]
-                                  for i in range(0, len(pairs), BATCH)])
-        decoded = decoded.reshape(len(starts), len(TRACKS), -1)
+        decoded = self._generate(batch, meter)
         overlap = self.overlap_frames * fs
         fade_in = _fades(overlap) if overlap else np.ones(0, np.float32)
         out = np.zeros((len(TRACKS), starts[-1] + width), np.float32)
@@ -204,10 +251,18 @@ class TokenLMBackend(Backend):
             weight[s:s + width] += env
         return out[:, :n] / np.maximum(weight[:n], 1e-6)
 
-    def separate_chunk(self, audio: np.ndarray, sample_rate: int,
-                       check_cancel: CheckCancel) -> np.ndarray:
-        raw = self.raw_stems(audio.mean(axis=0), check_cancel)
+    def _cost(self, n: int, refine: bool) -> float:
+        """Work units of a chunk of ``n`` samples: generation per window, refinement per
+        second (only the progress bar's pace depends on these)."""
+        windows = len(self._windows(n))
+        cost = windows * (COST_CONDITION + COST_LM + COST_DECODE)
+        return cost + (COST_REFINE * n / RATE if refine else 0.0)
+
+    def separate_chunk(self, audio: np.ndarray, sample_rate: int, check_cancel: CheckCancel,
+                       on_fraction: OnFraction | None = None) -> np.ndarray:
+        meter = _Meter(self._cost(audio.shape[1], self.refine), check_cancel, on_fraction)
+        raw = self._raw(audio.mean(axis=0), meter)
         if self.refine:
-            check_cancel()
-            return wiener_refine(audio, raw, self.refine_cfg)
+            return wiener_refine(audio, raw, self.refine_cfg, on_block=lambda seconds:
+                                 meter.advance(COST_REFINE * seconds))
         return np.repeat(raw[:, None], audio.shape[0], axis=1)

@@ -29,6 +29,7 @@ kept across the four tracks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -37,6 +38,8 @@ from torch import nn
 
 from .blocks import RMSNorm, TransformerLayer, init_weights, rope_tables
 from .layout import Layout
+
+OnStep = Callable[[], None]  # called before each decode step: progress, or a cancel (raises)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class LMConfig:
     n_tracks: int = 4
     parallel: bool = False  # ablation A3: independent tracks, track-specific heads
     first_level_weight: float = 2.0  # loss weights [2, 1, ..., 1]
+    level_decay: float = 1.0  # and, below 1, level l weighted by level_decay**l on top
+    #   (the coarse levels carry a stem's spectral envelope, what refinement needs)
     label_smoothing: float = 0.1
     aligned_prefix: bool = False  # add each output frame's mixture frame to its input
 
@@ -99,7 +104,7 @@ class TokenLM(nn.Module):
         self.bias = nn.Parameter(torch.zeros(n_heads, 2, levels, k))
         self.end = nn.Parameter(torch.zeros(cfg.dim))  # the end token's logit direction
         self.head_dim = cfg.dim // cfg.n_heads
-        weights = torch.ones(levels)
+        weights = cfg.level_decay ** torch.arange(levels, dtype=torch.float32)
         weights[0] = cfg.first_level_weight
         self.register_buffer("level_weights", weights / weights.sum(), persistent=False)
         init_weights(self)
@@ -176,31 +181,50 @@ class TokenLM(nn.Module):
 
     # --- training -------------------------------------------------------------------------
 
-    def loss(self, prefix: torch.Tensor, tracks: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Teacher-forced loss. prefix (B, S, dim) from the conditioner, tracks (B, T, 2S, L).
-
-        Returns the weighted cross-entropy (label smoothing 0.1, level weights [2, 1, ...]),
-        and per-level accuracy of the codes for logging.
-        """
-        b, t, n, _ = tracks.shape
+    def hidden_states(self, prefix: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: prefix (B, S, dim), input tracks (B, T, 2S, L) -> the hidden
+        states that predict each track's codes and then its end token, (B, T, 2S + 1, D)."""
+        t, n = inputs.shape[1], inputs.shape[2]
         layout = Layout(n // 2, t)
         if self.cfg.parallel:
-            return self._parallel_loss(prefix, tracks, layout)
-        hidden = self._run(self.embed_sequence(prefix, tracks, layout))
+            hs = []
+            for k in range(t):  # each track alone after the prefix: no cross-track context
+                start = self.start_token + self.track_tokens[k]
+                x = torch.cat([self.embed_prefix(prefix),
+                               self.embed_track(prefix, inputs[:, k], start)], 1)
+                hs.append(self._run(x)[:, layout.prefix:])
+            return torch.stack(hs, 1)
+        hidden = self._run(self.embed_sequence(prefix, inputs, layout))
         # Track k's predictions sit at its start token and its codes: positions start..start+2S
-        h = torch.stack([hidden[:, layout.track_start(k):layout.track_start(k) + n + 1]
-                         for k in range(t)], 1)
+        return torch.stack([hidden[:, layout.track_start(k):layout.track_start(k) + n + 1]
+                            for k in range(t)], 1)
+
+    def loss(self, prefix: torch.Tensor, tracks: torch.Tensor,
+             inputs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Loss of predicting ``tracks`` (B, T, 2S, L) from the prefix (B, S, dim) of the
+        conditioner. ``inputs`` are the codes fed in (default ``tracks``: teacher forcing);
+        scheduled sampling feeds the model's own predictions at some positions instead.
+
+        Returns the weighted cross-entropy (label smoothing, level weights), and per-level
+        accuracy of the codes for logging.
+        """
+        h = self.hidden_states(prefix, tracks if inputs is None else inputs)
         return self._score(h, tracks)
 
-    def _parallel_loss(self, prefix: torch.Tensor, tracks: torch.Tensor,
-                       layout: Layout) -> dict[str, torch.Tensor]:
-        hs = []
-        for k in range(layout.n_tracks):  # each track alone after the prefix: no cross-track
-            start = self.start_token + self.track_tokens[k]
-            x = torch.cat([self.embed_prefix(prefix),
-                           self.embed_track(prefix, tracks[:, k], start)], 1)
-            hs.append(self._run(x)[:, layout.prefix:])  # (B, 2S + 1, D)
-        return self._score(torch.stack(hs, 1), tracks)
+    @torch.no_grad()
+    def predict(self, prefix: torch.Tensor, tracks: torch.Tensor) -> torch.Tensor:
+        """The codes greedy decoding would choose at every position given the true history
+        (teacher forcing): (B, T, 2S, L). One pass, no cache."""
+        h = self.hidden_states(prefix, tracks)
+        out = torch.empty_like(tracks)
+        b, t, n, _ = tracks.shape
+        for k in range(t):
+            head = k if self.cfg.parallel else 0
+            for stream in (0, 1):
+                rows = h[:, k, stream:n:2].reshape(-1, h.shape[-1])
+                codes = self.level_logits(rows, stream, head).argmax(-1)  # (L, B * S)
+                out[:, k, stream::2] = codes.t().reshape(b, -1, codes.shape[0])
+        return out
 
     def _score(self, h: torch.Tensor, tracks: torch.Tensor) -> dict[str, torch.Tensor]:
         """h (B, T, 2S + 1, D): predictions of codes 0..2S-1 and then the end token."""
@@ -262,13 +286,17 @@ class TokenLM(nn.Module):
     def decode_n_tokens(self, x: torch.Tensor, position: int, caches: list[KVCache],
                         n: int, cond: torch.Tensor | None, heads: list[int],
                         temperature: float, top_k: int,
-                        generator: torch.Generator | None) -> torch.Tensor:
+                        generator: torch.Generator | None,
+                        on_step: OnStep | None = None) -> torch.Tensor:
         """From input x (B, 1, D) at ``position``, generate ``n`` code tokens of one track per
         row; the last one is written to the cache too. ``heads`` gives each group of B /
-        len(heads) consecutive rows its output head. -> codes (B, n, L)."""
+        len(heads) consecutive rows its output head. ``on_step()`` runs before every step
+        (progress, and a cancel that raises). -> codes (B, n, L)."""
         b = x.shape[0]
         out = torch.zeros(b, n, self.cfg.n_levels, dtype=torch.long, device=x.device)
         for j in range(n):
+            if on_step is not None:
+                on_step()
             h = self.decode_one_token(x, position + j, caches).view(-1, len(heads), x.shape[-1])
             stream = j % 2
             logits = torch.stack([self.logits(h[:, i], stream, head)
@@ -281,12 +309,18 @@ class TokenLM(nn.Module):
         self.decode_one_token(x, position + n, caches)  # the last code joins the context
         return out
 
+    def n_steps(self, n_frames: int) -> int:
+        """Decode steps ``generate`` takes for windows of ``n_frames`` (``on_step`` calls)."""
+        return 2 * n_frames * (1 if self.cfg.parallel else self.cfg.n_tracks)
+
     @torch.no_grad()
     def generate(self, prefix: torch.Tensor, temperature: float = 0.0, top_k: int = 0,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """Prefix (B, S, dim) -> track tokens (B, T, 2S, L), all windows in one batch."""
+                 generator: torch.Generator | None = None,
+                 on_step: OnStep | None = None) -> torch.Tensor:
+        """Prefix (B, S, dim) -> track tokens (B, T, 2S, L), all windows in one batch.
+        ``on_step()`` is called before each of the ``n_steps(S)`` decode steps."""
         if self.cfg.parallel:
-            return self._generate_parallel(prefix, temperature, top_k, generator)
+            return self._generate_parallel(prefix, temperature, top_k, generator, on_step)
         b, s, _ = prefix.shape
         layout = Layout(s, self.cfg.n_tracks)
         caches = self.setup_cache(b, layout.length, prefix.dtype, prefix.device)
@@ -298,11 +332,13 @@ class TokenLM(nn.Module):
         tracks = []
         for k in range(layout.n_tracks):  # one cache, kept across the tracks
             tracks.append(self.decode_n_tokens(start, layout.track_start(k), caches, 2 * s,
-                                               cond, [0], temperature, top_k, generator))
+                                               cond, [0], temperature, top_k, generator,
+                                               on_step))
         return torch.stack(tracks, 1)
 
     def _generate_parallel(self, prefix: torch.Tensor, temperature: float, top_k: int,
-                           generator: torch.Generator | None) -> torch.Tensor:
+                           generator: torch.Generator | None,
+                           on_step: OnStep | None) -> torch.Tensor:
         b, s, _ = prefix.shape
         t = self.cfg.n_tracks
         wide = prefix.repeat_interleave(t, 0)  # (B*T, S, D): row b*T + k is track k
@@ -313,5 +349,5 @@ class TokenLM(nn.Module):
         if cond is not None:
             x = x + cond[:, :1]
         out = self.decode_n_tokens(x, 1 + s, caches, 2 * s, cond, list(range(t)),
-                                   temperature, top_k, generator)
+                                   temperature, top_k, generator, on_step)
         return out.view(b, t, 2 * s, self.cfg.n_levels)

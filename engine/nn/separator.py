@@ -62,10 +62,23 @@ class TokenSeparator(nn.Module):
         self.conditioner = Conditioner(cfg.conformer, cfg.lm.dim)
         self.lm = TokenLM(cfg.lm)
 
-    def forward(self, mel: torch.Tensor, tracks: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, mel: torch.Tensor, tracks: torch.Tensor,
+                sampled: float = 0.0) -> dict[str, torch.Tensor]:
         """The training loss: mel (B, 4 S, n_mels) of the mixture windows, tracks
-        (B, T, 2 S, L) -> losses. (``forward``, so DistributedDataParallel sees the call.)"""
-        return self.lm.loss(self.conditioner.from_mel(mel), tracks)
+        (B, T, 2S, L) -> losses. (``forward``, so DistributedDataParallel sees the call.)
+
+        ``sampled`` > 0 is parallel scheduled sampling (Duckworth et al., "Parallel Scheduled
+        Sampling", arXiv:1906.04331): that fraction of the input tokens, drawn at random, is
+        replaced by what the model itself predicts there under teacher forcing, so it learns
+        to continue from its own mistakes. Without it a small model's greedy decoding falls
+        into the codes of silence after a few frames and never leaves them (issue 10)."""
+        prefix = self.conditioner.from_mel(mel)
+        inputs = None
+        if sampled > 0:
+            own = self.lm.predict(prefix.detach(), tracks)
+            swap = torch.rand(tracks.shape[:3] + (1,), device=tracks.device) < sampled
+            inputs = torch.where(swap, own, tracks)
+        return self.lm.loss(prefix, tracks, inputs)
 
     loss = forward
 

@@ -20,7 +20,7 @@ files of held-out songs) every checkpoint also scores fixed held-out windows and
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -29,7 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from ..nn.separator import TokenSeparator, separator_config
-from ..nn.serialization import save_model
+from ..nn.serialization import load_model, save_model
 from .runs import (
     Budget,
     RunLog,
@@ -63,12 +63,19 @@ class SeparatorTrainConfig:
     ckpt_every: int = 250
     seed: int = 0
     workers: int = 0
+    init: str = ""  # weights to start from when OUT has no checkpoint (e.g. the shipped ones)
+    sampled: float = 0.0  # scheduled sampling: share of input tokens the model predicts itself
+    level_decay: float = 0.0  # loss weight decay over RVQ levels (0: the preset's)
+    snapshot_every: int = 0  # also keep OUT/snapshots/step_N.safetensors (learning curves)
 
 
 @torch.no_grad()
 def validate(model: TokenSeparator, windows: dict[str, torch.Tensor], batch_size: int,
-             bf16: bool) -> dict[str, float]:
-    """Mean held-out loss and level-1 accuracy over fixed windows (dropout off)."""
+             bf16: bool, n_generate: int = 16) -> dict[str, float]:
+    """Held-out scores on fixed windows (dropout off): the teacher-forced loss and level-1
+    accuracy, and, for the first ``n_generate`` windows, what greedy generation gets right on
+    its own: level-1 accuracy of the acoustic codes and how often it repeats the previous
+    frame's level-1 code (a model stuck in one code, e.g. silence, repeats it every frame)."""
     device = next(model.parameters()).device
     model.eval()
     losses, first = [], []
@@ -78,8 +85,15 @@ def validate(model: TokenSeparator, windows: dict[str, torch.Tensor], batch_size
                         windows["tracks"][i:i + batch_size].to(device))
         losses.append(out["loss"].item())
         first.append(out["accuracy"][0].item())
+    mel = windows["mel"][:n_generate].to(device)
+    truth = windows["tracks"][:n_generate, :, 0::2, 0].to(device)  # acoustic level 1
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        made = model.lm.generate(model.conditioner.from_mel(mel))[:, :, 0::2, 0]
     model.train()
-    return {"val_loss": sum(losses) / len(losses), "val_accuracy_1": sum(first) / len(first)}
+    return {"val_loss": sum(losses) / len(losses), "val_accuracy_1": sum(first) / len(first),
+            "val_free_accuracy_1": (made == truth).float().mean().item(),
+            "val_free_repeats": (made[..., 1:] == made[..., :-1]).float().mean().item(),
+            "val_true_repeats": (truth[..., 1:] == truth[..., :-1]).float().mean().item()}
 
 
 def train_separator(cfg: SeparatorTrainConfig) -> Path:
@@ -89,10 +103,14 @@ def train_separator(cfg: SeparatorTrainConfig) -> Path:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     arch = separator_config(cfg.preset, cfg.parallel)
+    if cfg.level_decay:
+        arch = replace(arch, lm=replace(arch.lm, level_decay=cfg.level_decay))
     model = TokenSeparator(arch).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95),
                             weight_decay=cfg.weight_decay)
     step = resume(out, model, opt)
+    if step == 0 and cfg.init:
+        _initialise(model, cfg.init)
     log_line = RunLog(out / "log.jsonl", rank == 0)
     # The sequential model never uses the per-track start tokens (A3 only).
     net = DistributedDataParallel(model, find_unused_parameters=True) if world > 1 else model
@@ -108,7 +126,7 @@ def train_separator(cfg: SeparatorTrainConfig) -> Path:
         model.train()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             losses = net(batch["mel"].to(device, non_blocking=True),
-                         batch["tracks"].to(device, non_blocking=True))
+                         batch["tracks"].to(device, non_blocking=True), cfg.sampled)
         for group in opt.param_groups:
             group["lr"] = learning_rate(step, cfg.lr, cfg.warmup, budget.progress(step),
                                         floor=0.05)
@@ -124,6 +142,9 @@ def train_separator(cfg: SeparatorTrainConfig) -> Path:
                      accuracy=[round(a, 3) for a in losses["accuracy"].tolist()],
                      lr=opt.param_groups[0]["lr"],
                      steps_per_s=done / (time.perf_counter() - start))
+        if rank == 0 and cfg.snapshot_every and step % cfg.snapshot_every == 0:
+            save_model(out / "snapshots" / f"step_{step}.safetensors", model.state_dict(),
+                       "separator", model.cfg.to_dict())
         if rank == 0 and step % cfg.ckpt_every == 0:
             best = _checkpoint(out, step, model, opt, cfg, held_out, best, log_line, bf16)
     if rank == 0 and step % cfg.ckpt_every:  # the last step, unless just saved
@@ -131,6 +152,18 @@ def train_separator(cfg: SeparatorTrainConfig) -> Path:
     if world > 1:
         dist.destroy_process_group()
     return out / "separator.safetensors"
+
+
+def _initialise(model: TokenSeparator, path: str) -> None:
+    """Start from existing weights (a session's run continues from the shipped model): every
+    tensor must match the architecture."""
+    kind, config, state = load_model(path)
+    if kind != "separator":
+        raise ValueError(f"{path} holds a {kind}, not a separator")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"{path} does not match the {model.cfg.lm.dim}-wide preset: missing "
+                         f"{missing[:5]}, unexpected {unexpected[:5]}")
 
 
 def _checkpoint(out: Path, step: int, model: TokenSeparator, opt: torch.optim.Optimizer,
