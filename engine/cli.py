@@ -264,6 +264,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                                    f"stemma: tokenizing song {i + 1}/{n}: {name}"))
         print(f"{len(files)} token files in {args.tokens}")
         return EXIT_OK
+    if args.what == "masks":
+        from .training.train_masks import MaskTrainConfig, train_masks
+
+        path = train_masks(MaskTrainConfig(**_options(MaskTrainConfig, args)))
+        print(f"mask model weights: {path}")
+        return EXIT_OK
     from .training.train_separator import SeparatorTrainConfig, train_separator
 
     path = train_separator(SeparatorTrainConfig(**_options(SeparatorTrainConfig, args)))
@@ -394,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_codec)
 
     p = sub.add_parser("train", help="train a model on our data (see engine/training)")
-    p.add_argument("what", choices=("codec", "separator"))
+    p.add_argument("what", choices=("codec", "separator", "masks"))
     p.add_argument("--prepare", action="store_true",
                    help="separator: tokenize --data with --codec-weights into --tokens")
     p.add_argument("--codec-weights", type=Path)
@@ -410,7 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run folder (a rerun resumes from OUT/last.pt)")
     p.add_argument("--steps", type=int)
     p.add_argument("--minutes", type=float, help="stop after this much training time")
-    p.add_argument("--val-data", dest="val_data", help="codec: clip pack of held-out stems")
+    p.add_argument("--val-data", dest="val_data", help="codec: clip pack of held-out stems; "
+                   "masks: held-out songs")
     p.add_argument("--val-tokens", dest="val_tokens",
                    help="separator: token files of held-out songs")
     p.add_argument("--teacher-steps", dest="teacher_steps", type=int)
@@ -421,7 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int)
     p.add_argument("--log-every", dest="log_every", type=int)
     p.add_argument("--ckpt-every", dest="ckpt_every", type=int)
-    p.add_argument("--init", help="separator: weights to start from (no checkpoint in OUT)")
+    p.add_argument("--init", help="separator, masks: weights to start from (no checkpoint "
+                   "in OUT)")
+    p.add_argument("--remix", type=float, help="masks: share of crops mixing different songs")
     p.add_argument("--sampled", type=float,
                    help="separator: share of input tokens replaced by the model's own "
                    "predictions (scheduled sampling)")

@@ -25,8 +25,14 @@ def _tokenlm(info: ModelInfo, device: str, options: dict) -> Backend:
     return TokenLMBackend(info, device, options)
 
 
+def _bandsplit(info: ModelInfo, device: str, options: dict) -> Backend:
+    from .bandsplit import BandSplitBackend
+
+    return BandSplitBackend(info, device, options)
+
+
 FACTORIES: dict[str, Callable[[ModelInfo, str, dict], Backend]] = {
-    "classic": _classic, "tokenlm": _tokenlm}
+    "classic": _classic, "tokenlm": _tokenlm, "bandsplit": _bandsplit}
 
 
 def create(info: ModelInfo, device: str, options: dict | None = None) -> Backend:

@@ -1,0 +1,94 @@
+"""Package a trained band-split mask model as an installable model (``assets/models/NAME``).
+
+    python -m export_onnx.bandsplit MASKS.safetensors OUT_DIR --name bandsplit [--check]
+
+Writes ``masks.safetensors`` (the weights in fp16, the reference the graph is checked
+against), ``model.onnx`` (exported from those fp16-rounded weights: mixture STFT
+(B, C, T, F, 2) -> masks (B, S, T, F), any batch and length) and ``manifest.json`` (sha256 of
+both files, the STFT and chunking settings). ``--check`` compares the graph with torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.models import write_manifest
+from engine.nn.bandsplit import STEMS, BandSplitConfig, BandSplitRoFormer
+from engine.nn.serialization import load_module, save_model
+
+OPSET = 18
+
+
+def load_masks(path: Path) -> BandSplitRoFormer:
+    return load_module(path, "masks", lambda cfg: BandSplitRoFormer(BandSplitConfig(**cfg)))
+
+
+def _spec(cfg: BandSplitConfig, batch: int, frames: int) -> torch.Tensor:
+    return torch.randn(batch, cfg.n_channels, frames, cfg.n_bins, 2) * 0.1
+
+
+def export_graph(model: BandSplitRoFormer, path: Path) -> Path:
+    batch = torch.export.Dim("batch", min=1, max=64)
+    frames = torch.export.Dim("frames", min=8, max=8192)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+        program = torch.onnx.export(model, (_spec(model.cfg, 2, 64),), dynamo=True,
+                                    dynamic_shapes={"spec": {0: batch, 2: frames}},
+                                    opset_version=OPSET, verbose=False)
+        program.save(str(path))
+    return path
+
+
+def check(model: BandSplitRoFormer, path: Path, frames: int = 130) -> float:
+    """Largest |onnx - torch| of the masks on a fresh input of another length."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    spec = _spec(model.cfg, 1, frames)
+    ours = session.run(None, {session.get_inputs()[0].name: spec.numpy()})[0]
+    with torch.no_grad():
+        ref = model(spec).numpy()
+    return float(np.abs(ours - ref).max())
+
+
+def package(model: BandSplitRoFormer, folder: Path, name: str, description: str = "",
+            metrics: dict | None = None, params: dict | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = model.cfg
+    weights = save_model(folder / "masks.safetensors", model.state_dict(), "masks",
+                         cfg.to_dict(), dtype=torch.float16)
+    shipped = load_masks(weights)  # the fp16-rounded weights: what users run
+    export_graph(shipped, folder / "model.onnx")
+    return write_manifest(
+        folder, [folder / "model.onnx", weights], name=name, backend="bandsplit",
+        stems=list(STEMS), sample_rate=cfg.sample_rate, devices=["cpu", "cuda"],
+        description=description,
+        params={"n_fft": cfg.n_fft, "hop": cfg.hop, **(params or {})},
+        metrics=metrics or {})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("weights", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--description", default="")
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    print(f"wrote {package(load_masks(args.weights), args.out, args.name, args.description)}")
+    if args.check:
+        error = check(load_masks(args.out / "masks.safetensors"), args.out / "model.onnx")
+        print(f"masks: largest difference onnx vs torch {error:.2e}")
+        if error > 1e-3:
+            raise SystemExit("ONNX and torch disagree")
+
+
+if __name__ == "__main__":
+    main()
