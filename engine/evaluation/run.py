@@ -1,8 +1,10 @@
 """``stemma eval``: score separators on held-out songs with the paper's metrics plus SDR.
 
-Every model separates every song in memory; two reference rows bracket them: ``mixture`` (the
-mixture given as every stem: the floor) and ``oracle-irm`` (the ideal ratio mask computed from
-the true stems: a ceiling for mask-based methods). ``--model codec`` adds ``codec-oracle``: the
+Every model separates every song in memory; three reference rows bracket them: ``mixture``
+(the mixture given as every stem), ``mix/4`` (a quarter of the mixture as every stem: what a
+separator that separates nothing but keeps the sum scores; a model must clearly beat it) and
+``oracle-irm`` (the ideal ratio mask computed from the true stems: a ceiling for mask-based
+methods). ``--model codec`` adds ``codec-oracle``: the
 true stems through the neural codec, the ceiling for separators that generate codec tokens.
 Aggregates: uSDR, SI-SDR and the perceptual scores are means over songs; cSDR is the median
 over songs of each song's median 1 s frame (the SiSEC/museval convention).
@@ -24,7 +26,7 @@ from . import metrics
 from .tracks import STEMS, Track, load_tracks
 
 log = logging.getLogger(__name__)
-REFERENCE_ROWS = ("mixture", "oracle-irm")
+REFERENCE_ROWS = ("mixture", f"mix/{len(STEMS)}", "oracle-irm")
 SIGNAL_METRICS = ("usdr", "csdr", "si_sdr")
 VOCAL_METRICS = ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "nisqa")
 
@@ -110,6 +112,8 @@ def _estimators(models: list[str]) -> list[tuple[str, str, Callable]]:
     """(row name, kind, separate(mixture, stems, sr) -> {stem: estimate}) for every row."""
     rows: list[tuple[str, str, Callable]] = [
         ("mixture", "reference", lambda mix, stems, sr: {s: mix for s in STEMS}),
+        (f"mix/{len(STEMS)}", "reference",
+         lambda mix, stems, sr: {s: mix / len(STEMS) for s in STEMS}),
         ("oracle-irm", "reference", lambda mix, stems, sr: oracle_irm(mix, stems)),
     ]
     for spec in models:
