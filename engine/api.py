@@ -381,6 +381,12 @@ class Separator:
         return StemStream(self._backend, sample_rate, n_channels, outputs, check, plan,
                           workers)
 
+    def _partition(self, outputs: Sequence[str]) -> bool:
+        """True if ``outputs`` sum to the mix: every stem, or one stem and the rest."""
+        pair = len(outputs) == 2 and any(set(outputs) == {s, f"no_{s}"} for s in self.stems)
+        return self._backend.mixture_consistent and (
+            sorted(outputs) == sorted(self.stems) or pair)
+
     def _run(self, blocks: Iterator[np.ndarray], stream: StemStream, sample_rate: int,
              total: int | None, on_progress: ProgressCallback | None,
              sink: Callable[[np.ndarray], None], cancel: CancelToken | None,
@@ -473,12 +479,14 @@ class Separator:
         with audio_io.open_audio(in_path) as reader:
             info = reader.info
             stream = self._stream(info.sample_rate, info.n_channels, outputs, cancel)
+            whole = self._partition(outputs)
             with _writers(targets, info.sample_rate, info.n_channels, fmt, bit_depth, overwrite,
                           info.n_frames) as writers:
                 files = list(writers.values())
 
                 def sink(block: np.ndarray) -> None:
-                    block = audio_io.quantize_together(block, bit_depth)
+                    mix = stream.last_mix if whole else None  # what these stems sum to
+                    block = audio_io.quantize_together(block, bit_depth, mix)
                     for writer, audio in zip(files, block, strict=True):
                         writer.write(audio)
 

@@ -551,15 +551,17 @@ def _to_integer(block: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
     return scaled.astype(np.int32) << (32 - bits), clipped
 
 
-def quantize_together(stems: np.ndarray, bit_depth: str) -> np.ndarray:
-    """Round (S, C, n) stems to the grid of an integer ``bit_depth`` so that they still sum
-    exactly to their sum rounded to that grid (float depths: returned unchanged).
+def quantize_together(stems: np.ndarray, bit_depth: str,
+                      mix: np.ndarray | None = None) -> np.ndarray:
+    """Round (S, C, n) stems to the grid of an integer ``bit_depth`` so that they sum exactly
+    to ``mix`` (C, n) rounded to that grid; without ``mix``, to their own sum rounded (float
+    depths: returned unchanged).
 
     Rounding each stem alone leaves up to S/2 steps of error in their sum. Here each sample's
-    stems are rounded, then the few whose rounding went furthest against the sum take one step
-    the other way: every stem stays within one step of its exact value, and the sum lands on
-    the rounded mix, so stems of a 16-bit song sum back to it exactly. Values come back as
-    float32 on the grid (k / 2**(bits-1), exact in float32), which the writer keeps as they are.
+    stems are rounded, then the few whose rounding went furthest against the target take one
+    step the other way: every stem stays within about a step of its exact value, and the sum
+    lands on the rounded mix, so stems of a 16-bit song sum back to it exactly. Values come
+    back as float32 on the grid (k / 2**(bits-1), exact in float32), which the writer keeps.
     """
     bits = {"16": 16, "24": 24}.get(bit_depth)
     if bits is None or stems.shape[0] < 2:
@@ -567,7 +569,8 @@ def quantize_together(stems: np.ndarray, bit_depth: str) -> np.ndarray:
     full = float(1 << (bits - 1))
     scaled = stems.astype(np.float64) * full
     rounded = np.rint(scaled)
-    short = np.rint(scaled.sum(axis=0)) - rounded.sum(axis=0)  # (C, n) whole steps
+    target = scaled.sum(axis=0) if mix is None else mix.astype(np.float64) * full
+    short = np.rint(target) - rounded.sum(axis=0)  # (C, n) whole steps
     residual = scaled - rounded  # how far each stem was rounded down, in [-0.5, 0.5]
     rank = np.argsort(np.argsort(-residual, axis=0, kind="stable"), axis=0)  # 0: most down
     n = stems.shape[0]

@@ -87,7 +87,8 @@ class ProgressBar:
 @contextmanager
 def _interruptible(token: CancelToken) -> Iterator[None]:
     """Ctrl-C, SIGTERM or SIGHUP (the terminal closed) cancels the job cleanly, removing what
-    it had begun to write; a second one stops at once (temporary files are still removed)."""
+    it had begun to write; a second one stops at once (temporary files are still removed). A
+    signal the process was started ignoring (``nohup``) stays ignored."""
 
     def handler(signum, frame):  # noqa: ARG001 - signal handler signature
         _stopped_by.append(signum)
@@ -96,7 +97,8 @@ def _interruptible(token: CancelToken) -> Iterator[None]:
         token.cancel()
         _say(f"\nstemma: stopping on {signal.Signals(signum).name} (again to force)...")
 
-    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS
+                if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
         yield
     finally:
@@ -123,35 +125,42 @@ def _report_clipping(reports: dict) -> None:
                  f"chosen bit depth (peak {report.peak:.2f}); use --bit-depth 32f to keep them")
 
 
+def _tell_apart(files: list[Path]) -> list[tuple[str, ...]]:
+    """Relative folders for distinct files of one song name: as many parent folders as it
+    takes to tell them apart, and the extension (``song (mp3)``) for those in one folder."""
+    leaves, parents = [], []
+    for path in files:
+        twins = sum(other.parent == path.parent for other in files) > 1
+        ext = path.suffix.lstrip(".").lower()
+        leaves.append(track_name(path) + (f" ({ext})" if twins else ""))
+        parents.append(path.parent.parts[1:])  # never the root: OUT stays the top
+    for depth in range(max(len(p) for p in parents) + 1):
+        keys = [p[max(0, len(p) - depth):] + (leaf,) for p, leaf in zip(parents, leaves,
+                                                                         strict=True)]
+        if len({tuple(k.casefold() for k in key) for key in keys}) == len(keys):
+            break
+    return keys
+
+
 def _output_dirs(inputs: list[str], root: Path) -> list[Path | None]:
-    """Where each input's stems go: ROOT/<song>. Songs that share a name go to
-    ROOT/<parent>/<song>, with as many parent folders as it takes to tell them apart (and the
-    extension, ``<song> (mp3)``, for same-named files in one folder); the console is told. An
-    input given twice is separated once (None the second time)."""
+    """Where each input's stems go: ROOT/<song>, or for songs that share a name ROOT/<parent>
+    /<song> (see ``_tell_apart``), which the console is told. An input given twice is
+    separated once (None the second time)."""
     out: list[Path | None] = [root / track_name(p) for p in inputs]
     groups: dict[str, list[int]] = {}
     for i, path in enumerate(inputs):
         groups.setdefault(track_name(path).casefold(), []).append(i)
     for members in groups.values():
-        full = {i: Path(os.path.abspath(inputs[i])) for i in members}
         unique: dict[Path, int] = {}
         for i in members:
-            if full[i] in unique:
+            full = Path(os.path.abspath(inputs[i]))
+            if full in unique:
                 out[i] = None
             else:
-                unique[full[i]] = i
+                unique[full] = i
         if len(unique) < 2:
             continue
-        leaf = {}
-        for i in unique.values():
-            twins = [j for j in unique.values() if full[j].parent == full[i].parent]
-            ext = full[i].suffix.lstrip(".").lower()
-            leaf[i] = track_name(inputs[i]) + (f" ({ext})" if len(twins) > 1 else "")
-        for depth in range(1, max(len(full[i].parts) for i in unique.values())):
-            keys = {i: full[i].parent.parts[-depth:] + (leaf[i],) for i in unique.values()}
-            if len({tuple(k.casefold() for k in key) for key in keys.values()}) == len(keys):
-                break
-        for i, key in keys.items():
+        for i, key in zip(unique.values(), _tell_apart(list(unique)), strict=True):
             out[i] = root.joinpath(*key)
         _say(f"stemma: note: {len(unique)} inputs are named '{track_name(inputs[members[0]])}';"
              f" their stems go to {', '.join(str(out[i]) for i in unique.values())}")

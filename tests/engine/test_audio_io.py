@@ -241,6 +241,12 @@ def test_stems_rounded_together_sum_to_the_rounded_mix(depth, bits):
     alone = np.rint(stems.astype(np.float64) / step).sum(axis=0) * step
     assert np.abs(alone - mix).max() > step  # what rounding each stem alone did
     assert audio_io.quantize_together(stems, "32f") is stems
+    # Given the mix they came from (float32 stems miss it by an ulp or so, a good part of a
+    # 24-bit step), they land on the mix rounded, not on their own sum rounded.
+    mix = (mix + rng.uniform(-1, 1, mix.shape) * step * 0.4).astype(np.float32)
+    rounded = audio_io.quantize_together(stems, depth, mix)
+    assert np.array_equal(rounded.astype(np.float64).sum(axis=0),
+                          np.rint(mix.astype(np.float64) / step) * step)
 
 
 def test_streamed_truncated_wav_warns_once_with_the_missing_time(tmp_path, caplog):

@@ -219,3 +219,17 @@ def test_ctrl_c_stops_cleanly_with_no_partial_files(make_wav, tmp_path):
 def test_models_lists_classic():
     run = stemma("models")
     assert run.returncode == 0 and "classic" in run.stdout
+
+
+@pytest.mark.parametrize(("inputs", "folders"), [
+    (["m/a/song.wav", "m/b/song.ogg"], ["a/song", "b/song"]),
+    (["x/a/mixture.wav", "y/a/mixture.wav"], ["x/a/mixture", "y/a/mixture"]),
+    (["a/song.wav", "a/song.mp3", "b/song.wav"], ["song (wav)", "song (mp3)", "song"]),
+    (["a/one.wav", "b/two.wav"], ["one", "two"]),
+], ids=["parents", "grandparents", "same-folder", "distinct"])
+def test_batch_output_folders_never_collide(inputs, folders, tmp_path, capsys):
+    from engine.cli import _output_dirs
+
+    out = _output_dirs([str(tmp_path / p) for p in inputs], tmp_path / "OUT")
+    assert out == [tmp_path / "OUT" / f for f in folders]
+    assert ("their stems go to" in capsys.readouterr().err) == (folders != ["one", "two"])
