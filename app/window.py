@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         self.loaded: Loaded | None = None
         self.jobs: list[Job] = []
         self.separation: Job | None = None
+        self.refused_box: QMessageBox | None = None  # says which files could not be opened
         self._dirty: set[str] = set()
         self._source = "mixture"  # what plays: the original mix or the stems
         self._build()
@@ -231,13 +232,15 @@ class MainWindow(QMainWindow):
         self.add_files([Path(p) for p in paths])
 
     def add_files(self, paths: list[Path]) -> None:
-        """Queue songs as rows; the first new one is shown. Unreadable files are refused."""
+        """Queue songs as rows; the first new one is shown. Unreadable files are refused, and
+        a message box that stays until dismissed says which and why."""
         first = None
+        refused = []
         for path in paths:
             try:
                 probe_audio(path)
             except Exception as err:  # EngineError: a clear one-line reason
-                self.job_label.setText(str(err))
+                refused.append(str(err))
                 log.warning("refused %s: %s", path, err)
                 continue
             model = self.model_box.currentData() or "classic"
@@ -253,6 +256,22 @@ class MainWindow(QMainWindow):
             first = len(self.project.tracks) - 1 if first is None else first
         if first is not None:
             self.track_list.setCurrentRow(first)
+        if refused:
+            self._show_refused(refused)
+
+    def _show_refused(self, reasons: list[str]) -> None:
+        """A window-modal box (not blocking the event loop) listing each refused file."""
+        self.job_label.setText(reasons[-1])
+        text = "\n\n".join(reasons)
+        if self.refused_box is not None and self.refused_box.isVisible():
+            text = f"{self.refused_box.informativeText()}\n\n{text}"
+            self.refused_box.close()
+        box = QMessageBox(QMessageBox.Icon.Warning, "Cannot open",
+                          "Stemma cannot open these files:", QMessageBox.StandardButton.Ok, self)
+        box.setInformativeText(text)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+        self.refused_box = box
 
     def _label(self, row: int) -> None:
         track = self.project.tracks[row]

@@ -21,10 +21,17 @@ class JobSignals(QObject):
     finished = Signal(object)  # the function's result
     failed = Signal(str)  # a one-line message; details are in the log
     cancelled = Signal()
+    ended = Signal()  # after whichever of the three above, once its receivers have run
 
 
 class Job(QRunnable):
-    """``fn(job)`` in the pool; ``job.token`` is its cancel token, ``job.signals`` its voice."""
+    """``fn(job)`` in the pool; ``job.token`` is its cancel token, ``job.signals`` its voice.
+
+    ``done`` turns true on the UI thread once the outcome (finished, failed or cancelled) has
+    been delivered there, so whoever waits on it sees what the outcome changed. (Set on the
+    worker thread, it raced the queued signal: a test read the status text before the failure
+    message arrived.)
+    """
 
     def __init__(self, name: str, fn: Callable[[Job], Any]):
         super().__init__()
@@ -34,6 +41,7 @@ class Job(QRunnable):
         self.token = CancelToken()
         self.signals = JobSignals()
         self.done = False
+        self.signals.ended.connect(self._mark_done)
 
     def run(self) -> None:
         try:
@@ -51,11 +59,15 @@ class Job(QRunnable):
             self._report(self.signals.finished, result)
 
     def _report(self, signal, *args) -> None:
-        self.done = True
         try:
             signal.emit(*args)
+            self.signals.ended.emit()  # queued behind the outcome, so delivered after it
         except RuntimeError:  # the window that asked has been closed: nobody to tell
             log.info("%s finished after its window closed", self.name)
+            self.done = True
+
+    def _mark_done(self) -> None:
+        self.done = True
 
     def cancel(self) -> None:
         self.token.cancel()

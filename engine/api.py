@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import threading
 import time
@@ -114,10 +115,7 @@ class Stems(Mapping[str, np.ndarray]):
     def remix(self, gains: Mapping[str, float] | None = None) -> np.ndarray:
         """Sum of the stems, each times its linear gain (missing names: 1.0, 0.0 mutes)."""
         gains = gains or {}
-        unknown = set(gains) - set(self._arrays)
-        if unknown:
-            raise InvalidArgumentError(f"no stem named {', '.join(sorted(unknown))}; "
-                                       f"stems are {', '.join(self._arrays)}")
+        _check_gains(gains, self._arrays)
         out = np.zeros((self.n_channels, self.n_frames), np.float32)
         for name, audio in self._arrays.items():
             out += np.float32(gains.get(name, 1.0)) * audio
@@ -138,9 +136,13 @@ class Stems(Mapping[str, np.ndarray]):
         targets = _targets(Path(out_dir), self._arrays, fmt, name_template, track)
         with _writers(targets, self.sample_rate, self.n_channels, fmt, bit_depth, overwrite,
                       self.n_frames) as writers:
+            names = list(writers)
             for start in range(0, self.n_frames, READ_BLOCK):
-                for name, writer in writers.items():
-                    writer.write(self._arrays[name][:, start:start + READ_BLOCK])
+                block = np.stack([self._arrays[n][:, start:start + READ_BLOCK] for n in names])
+                for writer, audio in zip(writers.values(),
+                                         audio_io.quantize_together(block, bit_depth),
+                                         strict=True):
+                    writer.write(audio)
             return _commit(writers, overwrite)
 
     @classmethod
@@ -158,15 +160,56 @@ class Stems(Mapping[str, np.ndarray]):
         return cls(arrays, rate)
 
 
+def _check_gains(gains: Mapping[str, float], stems: Iterable[str]) -> None:
+    names = list(stems)
+    unknown = set(gains) - set(names)
+    if unknown:
+        raise InvalidArgumentError(f"no stem named {', '.join(sorted(unknown))}; stems are "
+                                   f"{', '.join(names)}")
+    for name, gain in gains.items():
+        if not math.isfinite(gain):
+            raise InvalidArgumentError(f"the gain of '{name}' must be a finite number, not "
+                                       f"{gain}")
+
+
+def known_stems() -> set[str]:
+    """Names of the stems installed models write, with their ``no_<stem>`` complements."""
+    stems = {s for m in models.list_models() for s in m.stems}
+    return stems | {f"no_{s}" for s in stems}
+
+
 def stem_files(folder: PathLike) -> dict[str, Path]:
-    """Audio files in ``folder``, keyed by file name without extension."""
+    """The stems in ``folder`` as a separation writes them (``vocals.wav``, ``no_vocals.flac``
+    ...), by stem name. Other files are left out with a warning; a folder without stems, with
+    one stem twice, or with stems that overlap (``no_vocals`` holds the drums) is refused."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InvalidArgumentError("not a folder of stems", folder)
-    paths = {p.name.split(".")[0]: p for p in sorted(folder.iterdir())
-             if p.suffix.lower() in audio_io.READ_EXTENSIONS and not p.name.startswith(".")}
+    known = known_stems()
+    paths: dict[str, Path] = {}
+    others = []
+    for p in sorted(folder.iterdir()):
+        name, ext = p.stem, p.suffix.lower()
+        if p.name.startswith(".") or not p.is_file():
+            continue
+        if name not in known or ext not in (".wav", ".flac"):
+            others.append(p.name)
+        elif name in paths:
+            raise InvalidArgumentError(f"holds the stem '{name}' twice ({paths[name].name}, "
+                                       f"{p.name}); keep one", folder)
+        else:
+            paths[name] = p
     if not paths:
-        raise InvalidArgumentError("holds no audio files", folder)
+        raise InvalidArgumentError(
+            f"holds no stems: stem files are named {', '.join(sorted(known))} (.wav or .flac), "
+            "as `stemma separate` writes them", folder)
+    complements = [n for n in paths if n.startswith("no_")]
+    if complements and not (len(paths) == 1 or set(paths) == {complements[0],
+                                                             complements[0][3:]}):
+        raise InvalidArgumentError(f"its stems overlap ({', '.join(paths)}): {complements[0]} "
+                                   "already holds the others", folder)
+    if others:
+        log.warning("%s: not stems, left out of the mix: %s", folder, ", ".join(others))
     return paths
 
 
@@ -371,6 +414,12 @@ class Separator:
         return StemStream(self._backend, sample_rate, n_channels, outputs, check, plan,
                           workers, reporter.inside)
 
+    def _partition(self, outputs: Sequence[str]) -> bool:
+        """True if ``outputs`` sum to the mix: every stem, or one stem and the rest."""
+        pair = len(outputs) == 2 and any(set(outputs) == {s, f"no_{s}"} for s in self.stems)
+        return self._backend.mixture_consistent and (
+            sorted(outputs) == sorted(self.stems) or pair)
+
     def _run(self, blocks: Iterator[np.ndarray], stream: StemStream, reporter: _Reporter,
              sink: Callable[[np.ndarray], None], cancel: CancelToken | None,
              outputs: Sequence[str], on_chunk: ChunkCallback | None) -> None:
@@ -455,11 +504,14 @@ class Separator:
             info = reader.info
             reporter = _Reporter(info.sample_rate, info.n_frames, on_progress)
             stream = self._stream(info.sample_rate, info.n_channels, outputs, cancel, reporter)
+            whole = self._partition(outputs)
             with _writers(targets, info.sample_rate, info.n_channels, fmt, bit_depth, overwrite,
                           info.n_frames) as writers:
                 files = list(writers.values())
 
                 def sink(block: np.ndarray) -> None:
+                    mix = stream.last_mix if whole else None  # what these stems sum to
+                    block = audio_io.quantize_together(block, bit_depth, mix)
                     for writer, audio in zip(files, block, strict=True):
                         writer.write(audio)
 
@@ -479,15 +531,17 @@ def track_name(path: PathLike) -> str:
 
 
 def remix_files(paths: Mapping[str, PathLike], gains: Mapping[str, float], out_path: PathLike,
-                fmt: str | None = None, bit_depth: str = "32f",
-                overwrite: bool = False) -> audio_io.WriteReport:
-    """Stream-mix stem files with linear ``gains`` (missing: 1.0) into ``out_path``."""
+                fmt: str | None = None, bit_depth: str = "32f", overwrite: bool = False,
+                cancel: CancelToken | None = None) -> audio_io.WriteReport:
+    """Stream-mix stem files with finite linear ``gains`` (missing: 1.0) into ``out_path``,
+    which may not be one of the stems."""
     out_path = Path(out_path)
     fmt = fmt or out_path.suffix.lower().lstrip(".")
-    unknown = set(gains) - set(paths)
-    if unknown:
-        raise InvalidArgumentError(f"no stem named {', '.join(sorted(unknown))}; stems are "
-                                   f"{', '.join(paths)}")
+    _check_gains(gains, paths)
+    for path in paths.values():
+        if out_path.exists() and os.path.samefile(out_path, path):
+            raise InvalidArgumentError("is one of the stems being mixed; write the mix to "
+                                       "another file", out_path)
     with contextlib.ExitStack() as stack:
         readers = {n: stack.enter_context(audio_io.open_audio(p)) for n, p in paths.items()}
         infos = [r.info for r in readers.values()]
@@ -501,6 +555,8 @@ def remix_files(paths: Mapping[str, PathLike], gains: Mapping[str, float], out_p
                       overwrite, first.n_frames) as writers:
             streams = {n: r.blocks(READ_BLOCK) for n, r in readers.items()}
             for blocks in zip(*streams.values(), strict=True):
+                if cancel is not None:
+                    cancel.check()
                 mix = np.zeros_like(blocks[0])
                 for name, block in zip(streams, blocks, strict=True):
                     mix += np.float32(gains.get(name, 1.0)) * block

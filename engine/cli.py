@@ -7,14 +7,18 @@
     stemma models
 
 Exit codes: 0 all done, 1 some input failed (each failure is one line on stderr naming the file),
-2 bad usage, 130 cancelled with Ctrl-C (nothing half-written is left).
+2 bad usage (including an unknown model and a device that is not there), 130 cancelled with Ctrl-C,
+128 + N when stopped by signal N (143: SIGTERM, 129: SIGHUP); nothing half-written is left.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import math
+import os
 import signal
 import sys
 import time
@@ -24,15 +28,34 @@ from pathlib import Path
 
 from . import api, models
 from .api import CancelToken, Progress, Separator, remix_files, stem_files, track_name
-from .errors import Cancelled, EngineError, InvalidArgumentError, OutputExistsError
+from .errors import (
+    Cancelled,
+    DeviceError,
+    EngineError,
+    InvalidArgumentError,
+    ModelNotFoundError,
+    OutputExistsError,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+USAGE_ERRORS = (InvalidArgumentError, ModelNotFoundError, DeviceError)
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
 DEFAULT_DEPTH = {"wav": "32f", "flac": "24"}
 log = logging.getLogger("stemma")
+_stopped_by: list[int] = []  # the signals that cancelled this run
 
 
 def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError):  # the terminal is gone (SIGHUP): nobody to tell
+        print(message, file=sys.stderr, flush=True)
+
+
+class _LineFormatter(logging.Formatter):
+    """Engine warnings as one line like our own: ``stemma: warning: <file>: <problem>``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"stemma: {record.levelname.lower()}: {' '.join(record.getMessage().split())}"
 
 
 def _error(message: object) -> None:
@@ -63,19 +86,24 @@ class ProgressBar:
 
 @contextmanager
 def _interruptible(token: CancelToken) -> Iterator[None]:
-    """First Ctrl-C cancels the job cleanly; a second one stops at once."""
+    """Ctrl-C, SIGTERM or SIGHUP (the terminal closed) cancels the job cleanly, removing what
+    it had begun to write; a second one stops at once (temporary files are still removed). A
+    signal the process was started ignoring (``nohup``) stays ignored."""
 
     def handler(signum, frame):  # noqa: ARG001 - signal handler signature
+        _stopped_by.append(signum)
         if token.cancelled:
             raise KeyboardInterrupt
         token.cancel()
-        _say("\nstemma: stopping (Ctrl-C again to force)...")
+        _say(f"\nstemma: stopping on {signal.Signals(signum).name} (again to force)...")
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS
+                if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _depth(fmt: str, bit_depth: str | None) -> str:
@@ -94,8 +122,49 @@ def _report_clipping(reports: dict) -> None:
     for report in reports.values():
         if report.n_clipped:
             _say(f"stemma: warning: {report.path}: {report.n_clipped} samples clipped at the "
-                 "chosen bit depth (peak {:.2f}); use --bit-depth 32f to keep them".format(
-                     report.peak))
+                 f"chosen bit depth (peak {report.peak:.2f}); use --bit-depth 32f to keep them")
+
+
+def _tell_apart(files: list[Path]) -> list[tuple[str, ...]]:
+    """Relative folders for distinct files of one song name: as many parent folders as it
+    takes to tell them apart, and the extension (``song (mp3)``) for those in one folder."""
+    leaves, parents = [], []
+    for path in files:
+        twins = sum(other.parent == path.parent for other in files) > 1
+        ext = path.suffix.lstrip(".").lower()
+        leaves.append(track_name(path) + (f" ({ext})" if twins else ""))
+        parents.append(path.parent.parts[1:])  # never the root: OUT stays the top
+    for depth in range(max(len(p) for p in parents) + 1):
+        keys = [p[max(0, len(p) - depth):] + (leaf,) for p, leaf in zip(parents, leaves,
+                                                                         strict=True)]
+        if len({tuple(k.casefold() for k in key) for key in keys}) == len(keys):
+            break
+    return keys
+
+
+def _output_dirs(inputs: list[str], root: Path) -> list[Path | None]:
+    """Where each input's stems go: ROOT/<song>, or for songs that share a name ROOT/<parent>
+    /<song> (see ``_tell_apart``), which the console is told. An input given twice is
+    separated once (None the second time)."""
+    out: list[Path | None] = [root / track_name(p) for p in inputs]
+    groups: dict[str, list[int]] = {}
+    for i, path in enumerate(inputs):
+        groups.setdefault(track_name(path).casefold(), []).append(i)
+    for members in groups.values():
+        unique: dict[Path, int] = {}
+        for i in members:
+            full = Path(os.path.abspath(inputs[i]))
+            if full in unique:
+                out[i] = None
+            else:
+                unique[full] = i
+        if len(unique) < 2:
+            continue
+        for i, key in zip(unique.values(), _tell_apart(list(unique)), strict=True):
+            out[i] = root.joinpath(*key)
+        _say(f"stemma: note: {len(unique)} inputs are named '{track_name(inputs[members[0]])}';"
+             f" their stems go to {', '.join(str(out[i]) for i in unique.values())}")
+    return out
 
 
 def _separator(args: argparse.Namespace) -> Separator:
@@ -121,8 +190,11 @@ def cmd_separate(args: argparse.Namespace) -> int:
     token = CancelToken()
     failed = 0
     with _interruptible(token):
-        for path in args.inputs:
-            out_dir = args.output / track_name(path)
+        for path, out_dir in zip(args.inputs, _output_dirs(args.inputs, args.output),
+                                 strict=True):
+            if out_dir is None:
+                _say(f"stemma: note: {path} is given twice; it is separated once")
+                continue
             try:
                 result = separator.separate_file(
                     path, out_dir, stems=stems, fmt=args.format, bit_depth=bit_depth,
@@ -158,11 +230,13 @@ def cmd_karaoke(args: argparse.Namespace) -> int:
 def _parse_gain(text: str) -> tuple[str, float]:
     name, sep, value = text.partition("=")
     try:
-        if not sep:
+        db = float(value)
+        if not sep or not math.isfinite(db):
             raise ValueError
-        return name.strip(), float(value)
+        return name.strip(), db
     except ValueError:
-        raise InvalidArgumentError(f"--gain takes STEM=DB, like vocals=-6; got '{text}'") from None
+        raise InvalidArgumentError(f"--gain takes STEM=DB with a finite number of dB, like "
+                                   f"vocals=-6 (--mute STEM silences one); got '{text}'") from None
 
 
 def cmd_remix(args: argparse.Namespace) -> int:
@@ -174,8 +248,10 @@ def cmd_remix(args: argparse.Namespace) -> int:
     for name in args.mute or []:
         gains[name] = 0.0
     fmt = _format_of(args.output, None)
-    report = remix_files(paths, gains, args.output, fmt, _depth(fmt, args.bit_depth),
-                         args.overwrite)
+    token = CancelToken()
+    with _interruptible(token):
+        report = remix_files(paths, gains, args.output, fmt, _depth(fmt, args.bit_depth),
+                             args.overwrite, cancel=token)
     print(f"{args.stem_dir} -> {args.output} ({', '.join(paths)})", flush=True)
     _report_clipping({"mix": report})
     return EXIT_OK
@@ -463,18 +539,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LineFormatter())
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="stemma: %(levelname)s: %(message)s")
+                        handlers=[handler])
     run: Callable[[argparse.Namespace], int] = args.run
+    _stopped_by.clear()
     try:
         return run(args)
     except Cancelled:
         _say("stemma: cancelled; no partial files were left")
-        return EXIT_CANCELLED
+        return 128 + _stopped_by[0] if _stopped_by else EXIT_CANCELLED
     except KeyboardInterrupt:
-        _say("stemma: interrupted")
-        return EXIT_CANCELLED
-    except InvalidArgumentError as err:
+        _say("stemma: interrupted; no partial files were left")
+        return 128 + _stopped_by[0] if _stopped_by else EXIT_CANCELLED
+    except USAGE_ERRORS as err:
         _error(err)
         return EXIT_USAGE
     except EngineError as err:

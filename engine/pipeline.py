@@ -190,7 +190,7 @@ class StemStream:
     """Native-rate mixture blocks in, requested outputs out, summing to the mixture.
 
     Output blocks are (O, C, m), one row per name in ``outputs``; their total length equals
-    the input's exactly.
+    the input's exactly. ``last_mix`` is the (C, m) mixture the last block was cut from.
     """
 
     def __init__(self, backend: Backend, sample_rate: int, n_channels: int,
@@ -221,6 +221,7 @@ class StemStream:
         index = {name: i for i, name in enumerate(backend.stems)}
         self._picks = [(index[name.removeprefix("no_")], name.startswith("no_"))
                        for name in outputs]
+        self.last_mix: np.ndarray | None = None
 
     def push(self, block: np.ndarray) -> np.ndarray | None:
         """Feed (C, n) native-rate samples; returns an (O, C, m) block when one is ready."""
@@ -262,7 +263,7 @@ class StemStream:
         n = self._mix.size if final else min(self._mix.size, self._stems.size)
         if n == 0:
             return None
-        mix = self._mix.take(n)
+        mix = self.last_mix = self._mix.take(n)
         stems = self._stems.take(n)  # zero-padded if resampling came out a sample short
         if self.consistent:
             stems += (mix - stems.sum(axis=0)) / self.n_stems

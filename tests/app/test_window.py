@@ -13,9 +13,10 @@ import pytest
 import soundfile as sf
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.exporting import ExportRequest
+from app.main import start
 from app.mixer import Mixer
 from app.state import Loop, Project
 from app.window import MainWindow, session_dir
@@ -182,10 +183,31 @@ def test_export_refuses_to_overwrite_unasked(qtbot, window, song, tmp_path):
     folder.mkdir()
     (folder / "My Song_vocals.wav").write_bytes(b"keep")
     job = window.start_export(ExportRequest(folder, "My Song", stems=["vocals", "drums"]))
+    # job.done turns true on the UI thread after the failure message was shown.
     qtbot.waitUntil(lambda: job.done, timeout=30_000)
     assert "already exists" in window.job_label.text()
     assert (folder / "My Song_vocals.wav").read_bytes() == b"keep"
     assert sorted(p.name for p in folder.iterdir()) == ["My Song_vocals.wav"]
+
+
+def test_files_refused_at_launch_are_listed_in_a_box_that_stays(qtbot, null_sink, tmp_path):
+    """`stemma-app surround.wav missing.mp3`: a message box names both and says why; it stays
+    until dismissed (the status bar alone was overwritten at once)."""
+    surround = tmp_path / "surround.wav"
+    sf.write(surround, np.zeros((4800, 6), np.float32), 48000)
+    window = start(["stemma-app", str(surround), str(tmp_path / "missing.mp3")])
+    qtbot.addWidget(window)
+    box = window.refused_box
+    assert box is not None
+    qtbot.waitUntil(box.isVisible, timeout=5000)
+    text = box.informativeText()
+    assert "surround.wav: has 6 channels" in text and "missing.mp3: file not found" in text
+    assert window.track_list.count() == 0
+    qtbot.wait(300)  # timers and jobs run meanwhile: the box is still there
+    assert box.isVisible()
+    qtbot.mouseClick(box.button(QMessageBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not box.isVisible(), timeout=5000)
+    window.close()
 
 
 def test_mixer_strips_change_what_the_mixer_renders(qtbot, window, song):

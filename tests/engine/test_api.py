@@ -137,6 +137,9 @@ def test_stems_remix_and_instrumental(sep):
     assert np.allclose(half, expected, atol=1e-6)
     with pytest.raises(InvalidArgumentError):
         stems.remix({"kazoo": 1.0})
+    for gain in (float("nan"), float("inf")):
+        with pytest.raises(InvalidArgumentError, match="finite"):
+            stems.remix({"vocals": gain})
 
 
 def test_stems_save_is_all_or_nothing(sep, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -222,3 +223,65 @@ def test_failed_write_leaves_nothing(tmp_path):
 def test_flac_cannot_be_float(tmp_path):
     with pytest.raises(ValueError, match="bit depth"):
         audio_io.write(tmp_path / "x.flac", np.zeros((1, 10)), 44100, bit_depth="32f")
+
+
+@pytest.mark.parametrize(("depth", "bits"), [("16", 16), ("24", 24)])
+def test_stems_rounded_together_sum_to_the_rounded_mix(depth, bits):
+    """Each stem stays within one step of its exact value; their sum is the mix rounded to
+    the grid, where rounding each alone leaves up to two steps of error."""
+    rng = np.random.default_rng(4)
+    stems = (rng.standard_normal((4, 2, 10_000)) * 0.1).astype(np.float32)
+    step = 2.0 ** (1 - bits)
+    rounded = audio_io.quantize_together(stems, depth)
+    on_grid = rounded.astype(np.float64) / step
+    assert np.array_equal(on_grid, np.rint(on_grid))
+    assert np.abs(rounded.astype(np.float64) - stems).max() <= step * (1 + 1e-6)
+    mix = stems.astype(np.float64).sum(axis=0)
+    assert np.array_equal(rounded.astype(np.float64).sum(axis=0), np.rint(mix / step) * step)
+    alone = np.rint(stems.astype(np.float64) / step).sum(axis=0) * step
+    assert np.abs(alone - mix).max() > step  # what rounding each stem alone did
+    assert audio_io.quantize_together(stems, "32f") is stems
+    # Given the mix they came from (float32 stems miss it by an ulp or so, a good part of a
+    # 24-bit step), they land on the mix rounded, not on their own sum rounded.
+    mix = (mix + rng.uniform(-1, 1, mix.shape) * step * 0.4).astype(np.float32)
+    rounded = audio_io.quantize_together(stems, depth, mix)
+    assert np.array_equal(rounded.astype(np.float64).sum(axis=0),
+                          np.rint(mix.astype(np.float64) / step) * step)
+
+
+def test_streamed_truncated_wav_warns_once_with_the_missing_time(tmp_path, caplog):
+    path = tmp_path / "cut.wav"
+    sf.write(path, music(2.0, 44100).T, 44100, subtype="PCM_16")
+    data = path.read_bytes()
+    path.write_bytes(data[:44 + (len(data) - 44) // 2])
+    with audio_io.open_audio(path) as reader:
+        blocks = list(reader.blocks(4096))
+        assert reader.missing_frames == 44100
+    assert sum(b.shape[1] for b in blocks) == 44100
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"{path}: the file ends 1.00 s short of the 2.00 s its header declares "
+                        "(cut off or damaged); the 1.00 s before that are used"]
+
+
+def test_decoder_chatter_goes_to_the_log_not_the_terminal(tmp_path, capfd):
+    """libmpg123 prints notes on random bytes; they must not reach stderr."""
+    (tmp_path / "noise.mp3").write_bytes(np.random.default_rng(0).bytes(20_000))
+    with pytest.raises(CorruptAudioError, match="not valid MP3 audio"):
+        audio_io.probe(tmp_path / "noise.mp3")
+    assert capfd.readouterr().err == ""
+
+
+def test_temp_names_fit_and_stale_ones_are_removed(tmp_path):
+    long_target = tmp_path / ("é" * 120 + ".wav")
+    temp = audio_io.temp_path(long_target)
+    assert len(temp.name.encode()) <= 255 and temp.name.startswith(".é")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f".vocals.wav.stemma-{dead.pid}-0123abcd.part"
+    stale.write_bytes(b"half a stem")
+    mine = tmp_path / f".drums.wav.stemma-{os.getpid()}-0123abcd.part"
+    mine.write_bytes(b"being written")
+    keep = tmp_path / ".vocals.wav.part"  # not ours by name
+    keep.write_bytes(b"someone else's")
+    assert audio_io.remove_stale_temps(tmp_path) == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, keep.name])
