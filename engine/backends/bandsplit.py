@@ -32,8 +32,9 @@ class BandSplitOptions:
 
     n_fft: int = 4096  # the model's STFT (fixed by its training)
     hop: int = 1024
-    chunk_s: float = 4.0  # new audio per chunk
-    context_s: float = 0.75  # on each side: the window the model sees is about 6 s
+    chunk_s: float = 2.5  # new audio per chunk
+    context_s: float = 0.25  # on each side (plus half the crossfade): windows of 3.25 s,
+    #                          about the model's 3 s training crops
     wiener: bool = True  # multichannel Wiener step after the masks
     spatial_frames: int = 43  # Wiener covariances averaged over ~1 s
 

@@ -61,7 +61,7 @@ class MaskTrainConfig:
     log_every: int = 25
     ckpt_every: int = 250
     val_crops: int = 3  # held-out crops per song
-    val_segment_s: float = 6.0
+    val_segment_s: float = 3.0  # as long as the windows the engine gives the model
     seed: int = 0
     workers: int = 0
 
