@@ -50,11 +50,12 @@ def looped_song(minutes: float) -> Path:
     return path
 
 
-def run(path: Path, threads: int | None) -> tuple[float, float]:
+def run(path: Path, threads: int | None, model: str = "classic") -> tuple[float, float]:
     """(wall seconds, peak RSS in MB) of one ``stemma separate`` process."""
     out = OUT / "stems"
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, "-m", "engine", "separate", str(path), "-o", str(out), "-q"]
+    cmd = [sys.executable, "-m", "engine", "separate", str(path), "-o", str(out), "-q",
+           "--model", model]
     if threads:
         cmd += ["--threads", str(threads)]
     start = time.perf_counter()
