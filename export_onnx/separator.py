@@ -67,7 +67,7 @@ def package(model: TokenSeparator, folder: Path, name: str, codec: str,
         description=description,
         params={"kind": "G", "codec": codec, "window_frames": model.cfg.window_frames,
                 "overlap_frames": overlap_frames, "refine": True, "temperature": 0.0,
-                "top_k": 0, "seed": 0, "chunk_s": 180.0,
+                "top_k": 0, "seed": 0, "chunk_s": 60.0,
                 "variant": "parallel (A3)" if model.cfg.lm.parallel else "sequential"},
         metrics=metrics or {})
 
