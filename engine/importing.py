@@ -14,8 +14,9 @@ Formats are told from the files' contents; the suffix only says where to look:
   member is ``<sig>.th``, ``<sig>-<checksum>.th`` or ``<sig>.safetensors`` beside the YAML or
   in torch hub's checkpoint folder, where the demucs package downloads them).
 - ``mdxnet``: an ONNX graph taking (B, 4, dim_f, dim_t). Its STFT settings come from the
-  user (``ImportSettings``), else from UVR's ``model_data.json`` (found at
-  ``<folder>/model_data/model_data.json`` or passed), keyed by UVR's hash of the file, else
+  user (``ImportSettings``), else from UVR's model data (passed, or found where UVR keeps it,
+  ``<folder>/model_data/model_data.json``, or python-audio-separator,
+  ``<folder>/mdx_model_data.json``), keyed by UVR's hash of the file, else
   (``dim_f``, ``dim_t``) from the graph's input shape.
 - ``roformer``: a BS-/Mel-RoFormer state dict (``.ckpt``, ``.pth``, ``.pt``,
   ``.safetensors``) with the YAML config of the Music-Source-Separation-Training layout: passed,
@@ -230,7 +231,8 @@ def _uvr_entry(path: Path, model_data: Path | None) -> dict[str, Any]:
             raise ModelConfigError(f"has no entry for {path.name} (UVR hash "
                                    f"{uvr_hash(path)})", model_data)
         return entry
-    for candidate in (path.parent / "model_data" / "model_data.json",
+    for candidate in (path.parent / "model_data" / "model_data.json",  # UVR
+                      path.parent / "mdx_model_data.json",  # python-audio-separator
                       path.parent / "model_data.json"):
         entry = _read_entry(candidate, path) if candidate.is_file() else None
         if entry is not None:
