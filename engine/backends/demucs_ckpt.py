@@ -76,6 +76,11 @@ def read_package(path: Path) -> dict[str, Any]:
         raise ModelError(f"cannot read this Demucs checkpoint ({text[:300]})", path) from err
     if not isinstance(package, dict) or not {"klass", "args", "kwargs", "state"} <= set(package):
         raise ModelError("not a Demucs model package (klass, args, kwargs, state)", path)
+    klass = package["klass"]
+    if klass not in classes.values():
+        name = f"{getattr(klass, '__module__', '?')}.{getattr(klass, '__qualname__', klass)}"
+        raise ModelError(f"this checkpoint names {name}, which is not a Demucs model class; "
+                         "Stemma runs no code from checkpoints", path)
     return package
 
 
@@ -113,9 +118,6 @@ def build(path: Path):
     """The model a package file describes, with its weights (strictly)."""
     package = read_package(path)
     klass = package["klass"]
-    if klass not in model_classes().values():
-        raise ModelError(f"this checkpoint names {klass}, which is not a Demucs model class",
-                         path)
     try:
         model = klass(*package["args"], **package["kwargs"])
     except (TypeError, ValueError, AssertionError) as err:
@@ -194,7 +196,10 @@ class DemucsBackend(Backend):
                     state["segment_offset"] + self.segment * sample_rate) / length)
                 on_fraction(done / n_models)
 
-        out = apply_model(self.model, (x - mean) / std, shifts=0, split=True, overlap=0.25,
+        # One window is one model call; apply_model's own splitting (with overlap) only for
+        # windows longer than the segment (a chunk length set by the caller).
+        split = length > int(self.segment * sample_rate)
+        out = apply_model(self.model, (x - mean) / std, shifts=0, split=split, overlap=0.25,
                           device=self.torch_device, callback=progress)
         stems = (out * std + mean).float().cpu().numpy()  # (B, S, M, N)
         return from_model(stems, audio.shape[0])

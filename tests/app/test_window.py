@@ -182,7 +182,9 @@ def test_export_refuses_to_overwrite_unasked(qtbot, window, song, tmp_path):
     folder.mkdir()
     (folder / "My Song_vocals.wav").write_bytes(b"keep")
     job = window.start_export(ExportRequest(folder, "My Song", stems=["vocals", "drums"]))
-    qtbot.waitUntil(lambda: job.done, timeout=30_000)
+    # job.done is set before its queued signal reaches the label: wait for the label itself
+    qtbot.waitUntil(lambda: job.done and window.job_label.text().startswith(
+        ("Export failed", "Exported")), timeout=30_000)
     assert "already exists" in window.job_label.text()
     assert (folder / "My Song_vocals.wav").read_bytes() == b"keep"
     assert sorted(p.name for p in folder.iterdir()) == ["My Song_vocals.wav"]
