@@ -173,8 +173,12 @@ class MainWindow(QMainWindow):
         self.listen.setToolTip("What plays: the original mix, or the stems through the mixer")
         self.listen.currentTextChanged.connect(self._choose_source)
         self.model_box = QComboBox()
+        self.model_stems = {}  # model name -> its stems: an added model may give other stems
         for info in Separator.models():
             self.model_box.addItem(f"{info.name}", info.name)
+            self.model_box.setItemData(self.model_box.count() - 1, info.description,
+                                       Qt.ItemDataRole.ToolTipRole)
+            self.model_stems[info.name] = list(info.stems)
         self.model_box.setCurrentIndex(max(0, self.model_box.findData(
             self.settings.value("model", "classic"))))
         self.model_box.currentIndexChanged.connect(
@@ -246,7 +250,7 @@ class MainWindow(QMainWindow):
             model = self.model_box.currentData() or "classic"
             track = TrackState(path, model)
             cached = session_dir(path, model)
-            files = {s: cached / f"{s}.wav" for s in ("vocals", "drums", "bass", "other")}
+            files = {s: cached / f"{s}.wav" for s in self.stems_of(model)}
             if all(p.is_file() for p in files.values()):
                 track.stem_files, track.status = files, "separated"
             self.project.tracks.append(track)
@@ -296,7 +300,7 @@ class MainWindow(QMainWindow):
         self.loaded = loaded
         track = loaded.track
         if not track.mixer.stems:
-            track.mixer = MixerState.for_stems(["vocals", "drums", "bass", "other"])
+            track.mixer = MixerState.for_stems(self.stems_of(track.model))
         self.view.set_lanes(["mixture"] + list(track.mixer.stems))
         self.view.set_duration(loaded.n_frames / loaded.sample_rate)
         for name, peaks in loaded.peaks.items():
@@ -317,6 +321,7 @@ class MainWindow(QMainWindow):
             return
         track = loaded.track
         track.model = self.model_box.currentData() or "classic"
+        self._match_lanes(loaded)
         device = self.device_box.currentData() or "cpu"
         out = session_dir(track.source, track.model)
         names = list(track.mixer.stems)
@@ -358,6 +363,21 @@ class MainWindow(QMainWindow):
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self._run(job)
+
+    def stems_of(self, model: str) -> list[str]:
+        return self.model_stems.get(model) or ["vocals", "drums", "bass", "other"]
+
+    def _match_lanes(self, loaded: Loaded) -> None:
+        """A model with other stems than the lanes show (e.g. an added two-stem model):
+        lanes and mixer for its stems."""
+        stems = self.stems_of(loaded.track.model)
+        if list(loaded.track.mixer.stems) == stems:
+            return
+        loaded.track.mixer = MixerState.for_stems(stems)
+        loaded.peaks = {"mixture": loaded.peaks["mixture"]}
+        self.view.set_lanes(["mixture"] + stems)
+        self.view.set_audio("mixture", loaded.peaks["mixture"])
+        self.mixer_panel.bind(loaded.track.mixer)
 
     def cancel_separation(self) -> None:
         if self.separation is not None:

@@ -23,6 +23,8 @@ from .errors import (
     EmptyAudioError,
     EngineError,
     InvalidArgumentError,
+    MissingExtraError,
+    ModelConfigError,
     ModelError,
     ModelIntegrityError,
     ModelNotFoundError,
@@ -30,6 +32,7 @@ from .errors import (
     OutputError,
     OutputExistsError,
     TooManyChannelsError,
+    UnknownModelFormatError,
     UnsupportedFormatError,
     UnsupportedSampleRateError,
 )
@@ -43,5 +46,6 @@ __all__ = [
     "AudioReadError", "EmptyAudioError", "UnsupportedFormatError", "CorruptAudioError",
     "TooManyChannelsError", "UnsupportedSampleRateError", "NonFiniteAudioError", "OutputError",
     "OutputExistsError", "ModelError", "ModelNotFoundError", "ModelIntegrityError",
-    "DeviceError", "Cancelled",
+    "DeviceError", "Cancelled", "UnknownModelFormatError", "ModelConfigError",
+    "MissingExtraError",
 ]

@@ -5,6 +5,8 @@
     stemma karaoke song.mp3 -o song_karaoke.wav
     stemma remix stems/song --gain vocals=-6 --mute drums -o remix.wav
     stemma models
+    stemma models add ~/uvr/models/MDX_Net_Models/UVR-MDX-NET-Inst_HQ_3.onnx --name inst-hq
+    stemma models remove inst-hq
 
 Exit codes: 0 all done, 1 some input failed (each failure is one line on stderr naming the file),
 2 bad usage (including an unknown model and a device that is not there), 130 cancelled with Ctrl-C,
@@ -264,7 +266,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(json.dumps([{"name": m.name, "backend": m.backend, "stems": m.stems,
                            "sample_rate": m.sample_rate, "devices": m.devices,
                            "metrics": m.metrics, "folder": str(m.folder),
-                           "auto": m.name == auto} for m in found], indent=2))
+                           "provenance": m.provenance, "auto": m.name == auto}
+                          for m in found], indent=2))
         return EXIT_OK
     print(f"{'name':14s} {'stems':28s} {'rate':>7s} {'devices':10s} {'uSDR':>6s}  description")
     for m in found:
@@ -273,10 +276,48 @@ def cmd_models(args: argparse.Namespace) -> int:
               f"{m.sample_rate or 'any':>7} {','.join(m.devices):10s} "
               f"{'-' if usdr is None else f'{usdr:.2f}':>6s}  {m.description}")
     print("\n* the model 'auto' picks (best measured uSDR on held-out songs)")
+    _print_added()
     codecs = models.list_codecs()
     if codecs:
         print("\nneural audio codecs (used by token separators; `stemma codec list`): "
               + ", ".join(c.name for c in codecs))
+    return EXIT_OK
+
+
+def _print_added() -> None:
+    from .importing import added_models
+
+    added = added_models()
+    if not added:
+        return
+    print(f"\nadded with `stemma models add` (in {models.user_models_dir()} or "
+          "STEMMA_MODELS_DIR):")
+    for m in added:
+        p = m.provenance
+        where = "copied" if p.get("copied") else "referenced in place"
+        print(f"  {m.name}: {p.get('architecture', m.backend)}, added {p.get('added', '?')} "
+              f"from {p.get('source', '?')} ({where})")
+
+
+def cmd_models_add(args: argparse.Namespace) -> int:
+    from .importing import ImportSettings, add_model
+
+    settings = ImportSettings(config=args.config, stem=args.stem, n_fft=args.n_fft,
+                              dim_f=args.dim_f, dim_t=args.dim_t, hop=args.hop,
+                              compensate=args.compensate, model_data=args.model_data)
+    info = add_model(args.path, args.name, settings, copy=args.copy)
+    print(f"added {info.name}: {info.provenance['architecture']}, stems "
+          f"{', '.join(info.stems)}, {info.sample_rate} Hz ({info.folder})")
+    return EXIT_OK
+
+
+def cmd_models_remove(args: argparse.Namespace) -> int:
+    from .importing import remove_model
+
+    info = remove_model(args.name)
+    source = info.provenance.get("source")
+    kept = "" if info.provenance.get("copied") else f"; its weights stay at {source}"
+    print(f"removed {info.name}{kept}")
     return EXIT_OK
 
 
@@ -531,10 +572,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(run=cmd_pack_clips)
 
-    p = sub.add_parser("models", help="list installed models")
+    p = sub.add_parser("models", help="list installed models; add or remove your own")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_models)
+    _models_actions(p.add_subparsers(dest="action"))
     return parser
+
+
+def _models_actions(sub) -> None:
+    p = sub.add_parser("add", help="register another project's weights: a Demucs .th or bag "
+                       ".yaml, an MDX-Net .onnx, a BS/Mel-RoFormer checkpoint with its YAML")
+    p.add_argument("path", type=Path, help="the checkpoint file (or a folder holding one)")
+    p.add_argument("--name", help="model name (default: the file's name)")
+    p.add_argument("--copy", action="store_true", help="copy the weights into Stemma's model "
+                   "folder (default: use them where they are, checked by sha256)")
+    p.add_argument("--config", type=Path, help="RoFormer: its YAML config (default: the "
+                   "checkpoint's name with .yaml, beside it)")
+    p.add_argument("--model-data", type=Path, help="UVR's model_data.json, for MDX-Net "
+                   "settings (default: model_data/ beside the file, as UVR keeps it)")
+    p.add_argument("--stem", help="MDX-Net: the stem the model extracts (UVR: primary stem)")
+    p.add_argument("--n-fft", type=int, help="MDX-Net: STFT size")
+    p.add_argument("--dim-f", type=int, help="MDX-Net: frequency bins (default: the graph's)")
+    p.add_argument("--dim-t", type=int, help="MDX-Net: frames per window (default: the "
+                   "graph's; UVR's dim_t 8 means 256)")
+    p.add_argument("--hop", type=int, help="MDX-Net: STFT hop (default 1024)")
+    p.add_argument("--compensate", type=float, help="MDX-Net: output gain (default 1.0)")
+    p.set_defaults(run=cmd_models_add)
+    p = sub.add_parser("remove", help="remove an added model (referenced weights stay)")
+    p.add_argument("name")
+    p.set_defaults(run=cmd_models_remove)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -87,6 +87,19 @@ class ModelIntegrityError(ModelError):
     """A model file is missing or its sha256 does not match the manifest."""
 
 
+class UnknownModelFormatError(ModelError):
+    """A file is not a checkpoint format Stemma can read (``stemma models add``)."""
+
+
+class ModelConfigError(ModelError):
+    """A checkpoint and its settings or config do not fit together, or a setting is missing."""
+
+
+class MissingExtraError(ModelError):
+    """The model needs an optional package that is not installed; the message says which
+    extra installs it."""
+
+
 class DeviceError(EngineError):
     """The requested device (e.g. ``cuda``) is not available."""
 

@@ -1,7 +1,9 @@
 """The model registry: each model is a folder with a ``manifest.json``.
 
-Shipped models live under ``assets/models/<name>/``; ``STEMMA_MODELS_DIR`` adds a folder of
-your own (searched first), and any folder path with a manifest can be passed as a model.
+Shipped models live under ``assets/models/<name>/``; models you add with ``stemma models add``
+(other projects' weights, see ``engine.importing``) live in the user's model folder
+(``user_models_dir``); ``STEMMA_MODELS_DIR`` adds folders of your own, searched first. Any folder
+path with a manifest can be passed as a model, and so can another project's checkpoint file.
 Neural audio codecs live there too (backend ``"codec"``); they are parts of separators, listed
 by ``list_codecs`` and never by ``list_models`` or picked as ``auto``.
 
@@ -13,7 +15,12 @@ Manifest (format_version 1)::
      "devices": ["cpu"],              # where it can run
      "files": [{"path": "codec.onnx", "sha256": "...", "size": 123}],
      "params": {...},                 # backend-specific settings
-     "metrics": {"usdr_avg": 3.1, ...,  "measured_on": "how and on what"}}
+     "metrics": {"usdr_avg": 3.1, ...,  "measured_on": "how and on what"},
+     "provenance": {"source": "/path/it/came/from", "added": "2025-01-31T12:00:00+00:00",
+                    "format": "demucs", "copied": false}}   # added models only
+
+A file's ``path`` is relative to the model folder, or absolute for an added model whose weights
+are referenced where they lie rather than copied.
 
 ``model="auto"`` picks the model with the best measured average uSDR (``metrics.usdr_avg``);
 a model without that figure is never preferred over one with it.
@@ -24,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,9 +48,22 @@ def shipped_models_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "assets" / "models"
 
 
+def user_models_dir() -> Path:
+    """Where ``stemma models add`` registers models: the per-user data folder of the platform
+    (``$XDG_DATA_HOME/stemma/models``, ``~/Library/Application Support/stemma/models``,
+    ``%LOCALAPPDATA%\\stemma\\models``)."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "stemma" / "models"
+
+
 def search_dirs() -> list[Path]:
     dirs = [Path(p) for p in os.environ.get("STEMMA_MODELS_DIR", "").split(os.pathsep) if p]
-    return dirs + [shipped_models_dir()]
+    return dirs + [user_models_dir(), shipped_models_dir()]
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,7 @@ class ModelInfo:
     files: tuple[ModelFile, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)  # added models: where from, when
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> ModelInfo:
@@ -86,7 +108,8 @@ class ModelInfo:
                        devices=tuple(data.get("devices", ["cpu"])),
                        description=data.get("description", ""), folder=folder,
                        files=tuple(ModelFile(**f) for f in data.get("files", [])),
-                       params=data.get("params", {}), metrics=data.get("metrics", {}))
+                       params=data.get("params", {}), metrics=data.get("metrics", {}),
+                       provenance=data.get("provenance", {}))
         except (KeyError, TypeError) as err:
             raise ModelError(f"manifest is missing or misnames a field ({err})", path) from err
 
@@ -98,14 +121,18 @@ class ModelInfo:
         for entry in self.files:
             path = self.file(entry.path)
             if not path.is_file():
-                raise ModelIntegrityError(f"model '{self.name}' is missing this file", path)
-            if path.stat().st_size != entry.size or _sha256(path) != entry.sha256:
+                raise ModelIntegrityError(f"model '{self.name}' is missing this file (moved "
+                                          "or deleted?)", path)
+            if path.stat().st_size != entry.size or file_sha256(path) != entry.sha256:
+                todo = ("remove it and add it again (stemma models remove/add)"
+                        if self.provenance else "reinstall the model")
                 raise ModelIntegrityError(
                     f"model '{self.name}': file does not match its manifest (damaged or "
-                    "replaced); reinstall the model", path)
+                    f"replaced); {todo}", path)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks, as hex."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -116,7 +143,7 @@ def _sha256(path: Path) -> str:
 def write_manifest(folder: Path, files: list[Path], **fields: Any) -> Path:
     """Write ``folder/manifest.json`` for a packaged model: ``fields`` (name, backend,
     stems, sample_rate, devices, description, params, metrics) plus every file's sha256."""
-    entries = [{"path": p.name, "sha256": _sha256(p), "size": p.stat().st_size}
+    entries = [{"path": p.name, "sha256": file_sha256(p), "size": p.stat().st_size}
                for p in files]
     manifest = {"format_version": FORMAT_VERSION, **fields, "files": entries}
     path = Path(folder) / MANIFEST
@@ -161,11 +188,16 @@ def best_model(models: list[ModelInfo]) -> ModelInfo:
 
 
 def resolve(model: str | Path) -> ModelInfo:
-    """A model by name, folder path, or ``"auto"``."""
+    """A model by name, folder path, another project's checkpoint (file or folder, see
+    ``engine.importing``), or ``"auto"``."""
     text = str(model)
     if text == "auto":
         return best_model(list_models())
     path = Path(model)
+    if path.exists() and not (path / MANIFEST).is_file():
+        from .importing import describe  # reads other projects' formats; imported on demand
+
+        return describe(path)
     if path.is_dir():
         info = ModelInfo.from_folder(path)
         if info.backend == CODEC_BACKEND:
@@ -177,4 +209,4 @@ def resolve(model: str | Path) -> ModelInfo:
             return info
     names = ", ".join(m.name for m in list_models()) or "none"
     raise ModelNotFoundError(f"unknown model '{text}'; installed models: {names} "
-                             "(or pass a folder holding a manifest.json)")
+                             "(or pass a folder holding a manifest.json, or a checkpoint file)")

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install Stemma into .venv (Python >= 3.11). Usage:
-#   scripts/install.sh [--demo] [--no-gui] [--test] [--train] [--eval]
+#   scripts/install.sh [--demo] [--no-gui] [--test] [--train] [--eval] [--demucs] [--roformer]
 #     --demo    afterwards, separate the bundled demo song and say where the stems went
 #     --no-gui  leave out the desktop app (stemma-app) and its system libraries: a server
 #     --test    also install what the test suite needs (includes --train and --eval)
 #     --train   training tools (the synthesizer's system packages, ONNX export)
 #     --eval    evaluation metrics (ViSQOL, DNSMOS, NISQA's runtime)
+#     --demucs  run Demucs/HTDemucs checkpoints you add (`stemma models add`): the demucs package
+#     --roformer  run BS-/Mel-RoFormer checkpoints you add: YAML configs, librosa's mel bands
 # onnxruntime and onnxruntime-gpu install the same module and break each other, so exactly one
 # is installed: the GPU build where an NVIDIA driver is present, the CPU build otherwise.
 set -euo pipefail
@@ -18,7 +20,10 @@ for arg in "$@"; do
     --test) extras+=(test); deps+=(test) ;;
     --train) extras+=(train); deps+=(train) ;;
     --eval) extras+=(eval) ;;
-    *) echo "usage: $0 [--demo] [--no-gui] [--test] [--train] [--eval]" >&2; exit 2 ;;
+    --demucs) extras+=(demucs) ;;
+    --roformer) extras+=(roformer) ;;
+    *) echo "usage: $0 [--demo] [--no-gui] [--test] [--train] [--eval] [--demucs] [--roformer]" >&2
+       exit 2 ;;
   esac
 done
 if [ "$gui" = 1 ]; then extras+=(gui); deps+=(gui); fi

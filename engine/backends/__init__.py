@@ -31,8 +31,27 @@ def _bandsplit(info: ModelInfo, device: str, options: dict) -> Backend:
     return BandSplitBackend(info, device, options)
 
 
+def _demucs(info: ModelInfo, device: str, options: dict) -> Backend:
+    from .demucs_ckpt import DemucsBackend  # other projects' weights: engine.importing
+
+    return DemucsBackend(info, device, options)
+
+
+def _mdxnet(info: ModelInfo, device: str, options: dict) -> Backend:
+    from .mdxnet import MdxNetBackend
+
+    return MdxNetBackend(info, device, options)
+
+
+def _roformer(info: ModelInfo, device: str, options: dict) -> Backend:
+    from .roformer import RoformerBackend
+
+    return RoformerBackend(info, device, options)
+
+
 FACTORIES: dict[str, Callable[[ModelInfo, str, dict], Backend]] = {
-    "classic": _classic, "tokenlm": _tokenlm, "bandsplit": _bandsplit}
+    "classic": _classic, "tokenlm": _tokenlm, "bandsplit": _bandsplit, "demucs": _demucs,
+    "mdxnet": _mdxnet, "roformer": _roformer}
 
 
 def create(info: ModelInfo, device: str, options: dict | None = None) -> Backend:

@@ -308,3 +308,33 @@ def test_the_token_separator_is_offered_and_used(qtbot, window, song):
     assert all(loaded.stems[s].shape == loaded.mixture.shape for s in names)
     residual = loaded.mixture - sum(loaded.stems[s] for s in names)
     assert np.max(np.abs(residual)) < 1e-3  # refined: the stems add up to the song
+
+
+def test_an_added_model_is_in_the_menu_and_separates_into_its_own_lanes(
+        qtbot, settings, null_sink, song, tmp_path, monkeypatch):
+    """`stemma models add` (a two-stem MDX-Net ONNX model), then the app: the model is in the
+    menu, and separating with it shows its stems' lanes, not the four of our models."""
+    from tests.engine.backends.checkpoints import write_mdx
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    onnx = write_mdx(tmp_path / "UVR-MDX-NET-tiny.onnx", dim_f=256, dim_t=32)
+    run = subprocess.run([sys.executable, "-m", "engine", "models", "add", onnx, "--name",
+                          "my-mdx", "--stem", "vocals", "--n-fft", "2048"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    window = MainWindow(settings)
+    qtbot.addWidget(window)
+    window.show()
+    index = window.model_box.findData("my-mdx")
+    assert index >= 0, [window.model_box.itemData(i) for i in range(window.model_box.count())]
+    assert "MDX-Net" in window.model_box.itemData(index, Qt.ItemDataRole.ToolTipRole)
+    window.model_box.setCurrentIndex(index)
+    open_song(qtbot, window, song)
+    separate(qtbot, window)
+    assert list(window.view.lanes) == ["mixture", "vocals", "instrumental"]
+    loaded = window.loaded
+    residual = loaded.mixture - loaded.stems["vocals"] - loaded.stems["instrumental"]
+    assert np.max(np.abs(residual)) < 1e-5
+    assert sorted(p.name for p in loaded.track.stem_files.values()) == [
+        "instrumental.wav", "vocals.wav"]
+    window.close()
