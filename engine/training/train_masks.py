@@ -8,9 +8,10 @@
   of the crops take every stem from a different song (new combinations the songs never had).
 - Loss: L1 between masked mixture magnitudes and the true stems' (``separation_loss``).
 - Held-out scoring at every checkpoint: fixed crops of ``--val-data`` songs, separated by the
-  masks (no Wiener step), scored by uSDR (the evaluation's "utterance" SDR: the whole crop),
-  averaged over stems; ``OUT/masks_best.safetensors`` keeps the weights that score best, and
-  every score is logged with the training minutes so far: the learning curve.
+  masks (no Wiener step), scored by SDR over all crops together (energies summed, like the
+  evaluation's uSDR over a song), averaged over stems; ``OUT/masks_best.safetensors`` keeps
+  the weights that score best, and every score is logged with the training minutes so far:
+  the learning curve.
 - CUDA when there is a GPU, bf16 autocast where the hardware computes it, AdamW with warm-up
   and cosine decay over ``--steps`` or ``--minutes``, resumable from ``OUT/last.pt``, or
   started from ``--init`` weights (a session continues from the shipped model).
@@ -91,27 +92,25 @@ def held_out_crops(folder: str | Path, sample_rate: int, n_crops: int,
             "stems": torch.from_numpy(np.stack(stems))}
 
 
-def usdr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """(..., C, N) -> (...) SDR in dB over the whole signal (the evaluation's uSDR)."""
-    signal = reference.pow(2).sum((-2, -1))
-    error = (reference - estimate).pow(2).sum((-2, -1))
-    return 10 * torch.log10((signal + 1e-8) / (error + 1e-8))
-
-
 @torch.no_grad()
 def validate(model: BandSplitRoFormer, crops: dict[str, torch.Tensor],
              batch_size: int = 4) -> dict[str, float]:
-    """Mean uSDR per stem of the masked mixture over the held-out crops."""
+    """Held-out SDR per stem of the masked mixture, over all crops at once (signal and error
+    energies summed before the ratio, as the evaluation's uSDR sums over a song: a crop where
+    a stem is silent then weighs by its error, instead of dominating a mean of ratios)."""
     device = next(model.parameters()).device
     model.eval()
-    scores = []
+    signal = torch.zeros(model.cfg.n_stems)
+    error = torch.zeros(model.cfg.n_stems)
     for i in range(0, len(crops["mixture"]), batch_size):
         mixture = crops["mixture"][i:i + batch_size].to(device)
         spec = spectrogram(mixture, model.cfg)
         audio = waveform(apply_masks(model(spec), spec), model.cfg, mixture.shape[-1])
-        scores.append(usdr(audio, crops["stems"][i:i + batch_size].to(device)).cpu())
+        truth = crops["stems"][i:i + batch_size].to(device)
+        signal += truth.pow(2).sum((0, 2, 3)).cpu()
+        error += (truth - audio).pow(2).sum((0, 2, 3)).cpu()
     model.train()
-    per_stem = torch.cat(scores).mean(0)
+    per_stem = 10 * torch.log10((signal + 1e-8) / (error + 1e-8))
     return {"val_usdr": per_stem.mean().item(),
             **{f"val_usdr_{name}": v.item() for name, v in zip(STEMS, per_stem, strict=True)}}
 
