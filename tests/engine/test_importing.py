@@ -215,6 +215,6 @@ def test_cuda_runs_on_cuda_or_says_why_not(home, weights, songs, tmp_path):
                  "--device", "cuda")
     if torch.cuda.is_available():
         assert run.returncode == 0 and "Mel-RoFormer: torch on cuda" in run.stderr, run.stderr
-    else:  # an error, never a silent CPU run
-        assert run.returncode == 1 and "CUDA was requested" in run.stderr
+    else:  # a usage error (exit 2, as the README says), never a silent CPU run
+        assert run.returncode == 2 and "CUDA was requested" in run.stderr
         assert not any(tmp_path.iterdir())
