@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from torch.utils.data import DataLoader  # noqa: E402
 
-from engine.training.data import DataConfig, FolderStems, SynthStems  # noqa: E402
-from engine.training.testset import write_training_songs  # noqa: E402
+from lab.training.data import DataConfig, FolderStems, SynthStems  # noqa: E402
+from lab.training.testset import write_training_songs  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / "out" / "cache"
 

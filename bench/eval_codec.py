@@ -25,10 +25,10 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.evaluation.metrics import Visqol  # noqa: E402
-from engine.evaluation.tracks import STEMS, load_tracks  # noqa: E402
-from engine.nn.codec import load_codec  # noqa: E402
-from engine.training.losses import MultiResolutionLoss  # noqa: E402
+from lab.evaluation.metrics import Visqol  # noqa: E402
+from lab.evaluation.tracks import STEMS, load_tracks  # noqa: E402
+from lab.nn.codec import load_codec  # noqa: E402
+from lab.training.losses import MultiResolutionLoss  # noqa: E402
 
 LEVELS = (1, 4, 8, 16)
 
@@ -118,7 +118,7 @@ def main() -> None:
         rows = [("torch encode", speed(lambda: codec.encode(x), seconds)),
                 ("torch decode", speed(lambda: codec.decode(codes30), seconds))]
     if args.onnx:
-        from engine.codec import NeuralCodec
+        from engine.neural_codec import NeuralCodec
 
         runtime = NeuralCodec(args.onnx, device="cpu")
         c = runtime.encode(x[0].numpy(), cfg.sample_rate)

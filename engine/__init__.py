@@ -36,7 +36,7 @@ from .errors import (
     UnsupportedFormatError,
     UnsupportedSampleRateError,
 )
-from .models import ModelInfo
+from .registry import ModelInfo
 
 __all__ = [
     "Separator", "Stems", "Progress", "CancelToken", "FileResult", "ModelInfo",

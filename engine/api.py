@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio_io, backends, models
+from . import audio_io, backends, registry
 from .devices import cuda_available, resolve_device
 from .errors import (
     Cancelled,
@@ -174,7 +174,7 @@ def _check_gains(gains: Mapping[str, float], stems: Iterable[str]) -> None:
 
 def known_stems() -> set[str]:
     """Names of the stems installed models write, with their ``no_<stem>`` complements."""
-    stems = {s for m in models.list_models() for s in m.stems}
+    stems = {s for m in registry.list_models() for s in m.stems}
     return stems | {f"no_{s}" for s in stems}
 
 
@@ -364,7 +364,7 @@ class Separator:
         if threads is not None and threads < 1:
             raise InvalidArgumentError(f"threads must be at least 1, not {threads}")
         self.threads = threads or min(4, os.cpu_count() or 1)
-        self.model = models.resolve(model)
+        self.model = registry.resolve(model)
         self.device = resolve_device(device, self.model)
         if verify:
             self.model.verify()
@@ -383,9 +383,9 @@ class Separator:
         return self._backend.placement
 
     @staticmethod
-    def models() -> list[models.ModelInfo]:
+    def models() -> list[registry.ModelInfo]:
         """Every installed model (what ``stemma models`` lists)."""
-        return models.list_models()
+        return registry.list_models()
 
     @staticmethod
     def available_devices() -> list[str]:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.evaluation.report import write  # noqa: E402
-from engine.evaluation.run import Report, Row  # noqa: E402
+from lab.evaluation.report import write  # noqa: E402
+from lab.evaluation.run import Report, Row  # noqa: E402
 
 
 def merge(shards: list[dict], data: str) -> Report:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import ModelError
-from ..models import ModelInfo
+from ..registry import ModelInfo
 from .base import Backend, ChunkPlan
 
 

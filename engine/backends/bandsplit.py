@@ -21,8 +21,8 @@ import numpy as np
 from ..dsp.stft import istft, stft
 from ..dsp.wiener import wiener
 from ..errors import InvalidArgumentError, ModelError
-from ..models import ModelInfo
 from ..onnx_runtime import Session
+from ..registry import ModelInfo
 from .base import Backend, CheckCancel, ChunkPlan, OnFraction
 
 

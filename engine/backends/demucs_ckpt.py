@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelConfigError, ModelError
-from ..models import ModelInfo
+from ..registry import ModelInfo
 from .base import Backend, CheckCancel, ChunkPlan, OnFraction
 from .foreign import (
     from_model,

@@ -18,8 +18,8 @@ import numpy as np
 import scipy.fft
 
 from ..errors import ModelConfigError
-from ..models import ModelInfo
 from ..onnx_runtime import Session
+from ..registry import ModelInfo
 from .base import Backend, CheckCancel, ChunkPlan, OnFraction
 from .foreign import from_model, parse_options, run_tiled, to_model, window_plan
 

@@ -29,11 +29,11 @@ from ..dsp.filters import mean_time
 from ..dsp.stft import istft, stft
 from ..dsp.wiener import wiener
 from ..errors import ModelError
-from ..models import ModelInfo
 from ..nn.layout import TRACKS, deinterleave
 from ..nn.lm import LMConfig, TokenLM
 from ..nn.serialization import load_model
 from ..onnx_runtime import Session
+from ..registry import ModelInfo
 from .base import Backend, CheckCancel, ChunkPlan, OnFraction
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class TokenLMBackend(Backend):
     stems = TRACKS
 
     def __init__(self, info: ModelInfo, device: str, options: dict | None = None):
-        from ..codec import NeuralCodec
+        from ..neural_codec import NeuralCodec
 
         params = {**info.params, **(options or {})}
         self.window_frames = int(params["window_frames"])
