@@ -1,6 +1,8 @@
 """One worker type for engine jobs: runs a function on Qt's thread pool and reports through
 signals (progress, chunk, finished, failed, cancelled). Workers never touch widgets: signals
-cross to the UI thread as queued events, so the event loop keeps running while they work."""
+cross to the UI thread as queued events, so the event loop keeps running while they work.
+Separations are the engine's job service (``engine.JobRunner``) behind a worker:
+``separation_job`` is the whole adapter."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from engine import Cancelled, CancelToken, EngineError
+from engine import Cancelled, CancelToken, EngineError, JobEvent, JobRunner, Request
 
 log = logging.getLogger(__name__)
 
@@ -75,3 +77,23 @@ class Job(QRunnable):
     def start(self, pool: QThreadPool | None = None) -> Job:
         (pool or QThreadPool.globalInstance()).start(self)
         return self
+
+
+def separation_job(name: str, runner: JobRunner, request: Request,
+                   store: Callable[[int, dict], None]) -> Job:
+    """A separation by the engine's job service, as a Qt job: its progress events become
+    the ``progress`` signal; each finished piece is handed to ``store(first_sample, blocks)``
+    on the worker thread, then announced by ``chunk`` with the names of the stems that grew.
+    Cancelling the Qt job cancels the service's job (they share the token)."""
+
+    def run(job: Job):
+        def on_event(event: JobEvent) -> None:
+            if event.progress is not None:
+                job.signals.progress.emit(event.progress)
+            elif event.blocks is not None:
+                store(event.first_sample, dict(event.blocks))
+                job.signals.chunk.emit(event.first_sample, list(event.blocks))
+
+        return runner.run(runner.create(request, job.token), on_event)
+
+    return Job(name, run)

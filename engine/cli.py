@@ -26,10 +26,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
-from . import api, registry
-from .api import CancelToken, Progress, Separator, remix_files, stem_files, track_name
+from . import registry
+from .api import CancelToken, Progress, remix_files, stem_files, track_name
+from .backends import options as backend_options
 from .errors import (
     Cancelled,
     DeviceError,
@@ -37,12 +39,13 @@ from .errors import (
     InvalidArgumentError,
     ModelNotFoundError,
 )
+from .jobs import JobEvent, JobRunner, Request
+from .outputs import OutputSpec
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 USAGE_ERRORS = (InvalidArgumentError, ModelNotFoundError, DeviceError)
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
                      if hasattr(signal, name))
-DEFAULT_DEPTH = {"wav": "32f", "flac": "24"}
 log = logging.getLogger("stemma")
 _stopped_by: list[int] = []  # the signals that cancelled this run
 
@@ -86,16 +89,16 @@ class ProgressBar:
 
 
 @contextmanager
-def _interruptible(token: CancelToken) -> Iterator[None]:
-    """Ctrl-C, SIGTERM or SIGHUP (the terminal closed) cancels the job cleanly, removing what
+def _interruptible(cancel: Callable[[], bool]) -> Iterator[None]:
+    """Ctrl-C, SIGTERM or SIGHUP (the terminal closed) cancels the job cleanly (``cancel()``
+    says whether this was the first cancel), removing what
     it had begun to write; a second one stops at once (temporary files are still removed). A
     signal the process was started ignoring (``nohup``) stays ignored."""
 
     def handler(signum, frame):  # noqa: ARG001 - signal handler signature
         _stopped_by.append(signum)
-        if token.cancelled:
+        if not cancel():  # already cancelled once
             raise KeyboardInterrupt
-        token.cancel()
         say(f"\nstemma: stopping on {signal.Signals(signum).name} (again to force)...")
 
     previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS
@@ -105,19 +108,6 @@ def _interruptible(token: CancelToken) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-def default_depth(fmt: str, bit_depth: str | None) -> str:
-    return bit_depth or DEFAULT_DEPTH.get(fmt, "32f")
-
-
-def format_of(path: Path) -> str:
-    """The output format a file name asks for (.wav, .flac), or a usage error."""
-    fmt = path.suffix.lower().lstrip(".")
-    if fmt not in DEFAULT_DEPTH:
-        raise InvalidArgumentError(f"cannot tell the output format from '{path.name}'; "
-                                   "use a .wav or .flac name")
-    return fmt
 
 
 def _report_clipping(reports: dict) -> None:
@@ -169,10 +159,35 @@ def _output_dirs(inputs: list[str], root: Path) -> list[Path | None]:
     return out
 
 
-def _separator(args: argparse.Namespace) -> Separator:
-    options = {"refine": False} if getattr(args, "raw", False) else None
-    return Separator(args.model, device=args.device, threads=args.threads,
-                     chunk_seconds=args.chunk_seconds, options=options)
+def _raw_options(args: argparse.Namespace) -> dict:
+    """``--raw``: the model's output without refinement, which only a generative model has."""
+    if not getattr(args, "raw", False):
+        return {}
+    info = registry.resolve(args.model)
+    if not backend_options.accepts(info.backend, "refine"):
+        raise InvalidArgumentError(f"--raw does not apply to the model '{info.name}' (backend "
+                                   f"{info.backend}): only a generative model such as tokenlm "
+                                   "has a raw output")
+    return {"refine": False}
+
+
+def _request(args: argparse.Namespace, path: str | Path, out, stems=None,
+             spec: OutputSpec | None = None) -> Request:
+    options = _raw_options(args)
+    return Request(path, out, args.model, args.device, stems=stems, options=options,
+                   spec=spec or OutputSpec(), threads=args.threads,
+                   chunk_seconds=args.chunk_seconds)
+
+
+class _JobProgress:
+    """The job service's events as the terminal's progress bar."""
+
+    def __init__(self, label: str, enabled: bool):
+        self.bar = ProgressBar(label, enabled)
+
+    def __call__(self, event: JobEvent) -> None:
+        if event.progress is not None:
+            self.bar(event.progress)
 
 
 def cmd_separate(args: argparse.Namespace) -> int:
@@ -180,28 +195,25 @@ def cmd_separate(args: argparse.Namespace) -> int:
         raise InvalidArgumentError("use --stems or --two-stems, not both")
     stems = None
     if args.stems:
-        stems = [s.strip() for s in args.stems.split(",") if s.strip()]
+        stems = tuple(s.strip() for s in args.stems.split(",") if s.strip())
     elif args.two_stems:
-        stems = [args.two_stems, f"no_{args.two_stems}"]
-    bit_depth = default_depth(args.format, args.bit_depth)
-    api.audio_io.output_subtype(args.format, bit_depth)
-    separator = _separator(args)
-    api.output_names(separator.stems, stems)  # validate before touching any input
+        stems = (args.two_stems, f"no_{args.two_stems}")
+    spec = OutputSpec(args.format, args.bit_depth, args.overwrite)
+    runner = JobRunner()
+    first = _request(args, args.inputs[0], args.output, stems, spec)
+    separator = runner.prepare(first)  # the model loads and the stems are checked, once
     if not args.quiet:
         say(f"stemma: model {separator.model.name} on {separator.placement}")
-    token = CancelToken()
     failed = 0
-    with _interruptible(token):
+    with _interruptible(runner.cancel_all):
         for path, out_dir in zip(args.inputs, _output_dirs(args.inputs, args.output),
                                  strict=True):
             if out_dir is None:
                 say(f"stemma: note: {path} is given twice; it is separated once")
                 continue
             try:
-                result = separator.separate_file(
-                    path, out_dir, stems=stems, fmt=args.format, bit_depth=bit_depth,
-                    overwrite=args.overwrite, cancel=token,
-                    on_progress=ProgressBar(Path(path).name, not args.quiet))
+                result = runner.run(replace(first, input=Path(path), output=out_dir),
+                                    _JobProgress(Path(path).name, not args.quiet))
             except Cancelled:
                 raise
             except EngineError as err:
@@ -212,21 +224,27 @@ def cmd_separate(args: argparse.Namespace) -> int:
             print(f"{path} -> {out_dir}/ ({names}) in {result.seconds:.1f} s, "
                   f"{result.speed:.1f}x real time", flush=True)
             _report_clipping(result.outputs)
+    runner.close()
     return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_karaoke(args: argparse.Namespace) -> int:
-    fmt = format_of(args.output)
-    separator = _separator(args)
-    token = CancelToken()
-    with _interruptible(token):
-        result = separator.separate_file(
-            args.input, {"no_vocals": args.output}, fmt=fmt,
-            bit_depth=default_depth(fmt, args.bit_depth), overwrite=args.overwrite, cancel=token,
-            on_progress=ProgressBar(Path(args.input).name, not args.quiet))
+    spec = OutputSpec.for_file(args.output, args.bit_depth, args.overwrite)
+    runner = JobRunner()
+    request = _request(args, args.input, {"no_vocals": args.output}, spec=spec)
+    runner.prepare(request)
+    with _interruptible(runner.cancel_all):
+        result = runner.run(request, _JobProgress(Path(args.input).name, not args.quiet))
+    runner.close()
     print(f"{args.input} -> {args.output} (instrumental) in {result.seconds:.1f} s", flush=True)
     _report_clipping(result.outputs)
     return EXIT_OK
+
+
+def _cancel_once(token: CancelToken) -> bool:
+    first = not token.cancelled
+    token.cancel()
+    return first
 
 
 def _parse_gain(text: str) -> tuple[str, float]:
@@ -249,11 +267,10 @@ def cmd_remix(args: argparse.Namespace) -> int:
         gains[name] = 10 ** (db / 20)
     for name in args.mute or []:
         gains[name] = 0.0
-    fmt = format_of(args.output)
+    spec = OutputSpec.for_file(args.output, args.bit_depth, args.overwrite)
     token = CancelToken()
-    with _interruptible(token):
-        report = remix_files(paths, gains, args.output, fmt, default_depth(fmt, args.bit_depth),
-                             args.overwrite, cancel=token)
+    with _interruptible(lambda: _cancel_once(token)):
+        report = remix_files(paths, gains, args.output, spec, cancel=token)
     print(f"{args.stem_dir} -> {args.output} ({', '.join(paths)})", flush=True)
     _report_clipping({"mix": report})
     return EXIT_OK

@@ -1,6 +1,7 @@
 """The model registry: each model is a folder with a ``manifest.json``.
 
-Shipped models live under ``assets/models/<name>/``; models you add with ``stemma models add``
+Shipped models live under ``assets/models/<name>/`` (installed as the ``stemma_models``
+package data; ``shipped_models_dir`` has the rule); models you add with ``stemma models add``
 (other projects' weights, see ``engine.importing``) live in the user's model folder
 (``user_models_dir``); ``STEMMA_MODELS_DIR`` adds folders of your own, searched first. Any folder
 path with a manifest can be passed as a model, and so can another project's checkpoint file.
@@ -29,6 +30,7 @@ a model without that figure is never preferred over one with it.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import sys
@@ -44,8 +46,17 @@ RANKING_METRIC = "usdr_avg"  # dB, from `stemma eval` on held-out songs
 
 
 def shipped_models_dir() -> Path:
-    """``assets/models`` beside the ``engine`` package (source checkout, editable or frozen)."""
-    return Path(__file__).resolve().parent.parent / "assets" / "models"
+    """Where the shipped models are, by one rule: ``assets/models`` beside the ``engine``
+    package when it is there (a source checkout, an editable install, a frozen app), else the
+    installed ``stemma_models`` package data (a wheel: ``pip install .`` puts the same folder
+    there, see ``pyproject.toml``)."""
+    checkout = Path(__file__).resolve().parent.parent / "assets" / "models"
+    if checkout.is_dir():
+        return checkout
+    spec = importlib.util.find_spec("stemma_models")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return checkout  # neither: list_models() finds nothing and says the install is incomplete
 
 
 def user_models_dir() -> Path:

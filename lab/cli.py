@@ -28,6 +28,7 @@ from pathlib import Path
 from engine import cli as user_cli
 from engine.cli import EXIT_OK, say
 from engine.errors import InvalidArgumentError, MissingExtraError, OutputExistsError
+from engine.outputs import OutputSpec
 
 # trainer name -> (module, config class, train function, what it writes)
 TRAINERS = {
@@ -171,9 +172,8 @@ def cmd_codec(args: argparse.Namespace) -> int:
     audio, sr = audio_io.read(args.input)
     start = time.perf_counter()
     decoded = codec.roundtrip(audio, sr, args.levels)
-    fmt = user_cli.format_of(args.output)
-    audio_io.write(args.output, decoded, sr, fmt, user_cli.default_depth(fmt, args.bit_depth),
-                   overwrite=args.overwrite)
+    spec = OutputSpec.for_file(args.output, args.bit_depth, args.overwrite)
+    audio_io.write(args.output, decoded, sr, spec.fmt, spec.depth, overwrite=spec.overwrite)
     levels = args.levels or codec.n_levels
     print(f"{args.input} -> {args.output}: {codec.info.name}, {levels} levels per path, "
           f"{levels * 2 * 10 * codec.info.params['frame_rate'] / 1000:.2f} kbit/s per channel,"

@@ -30,3 +30,30 @@ def test_this_environment_has_at_most_one_onnxruntime():
 def test_console_script_points_at_the_cli():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["stemma"] == "engine.cli:main"
+
+
+def test_stemma_lab_is_its_own_command():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["stemma-lab"] == "lab.cli:main"
+
+
+def test_every_package_folder_goes_into_the_wheel():
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts)
+             for top in ("engine", "app", "lab", "export_onnx")
+             for p in (ROOT / top).rglob("__init__.py")}
+    assert found <= listed, f"not in [tool.setuptools] packages: {sorted(found - listed)}"
+
+
+def test_runtime_extras_pull_no_training_package():
+    """What only the lab needs (ONNX export, plotting, metrics) stays out of what users
+    install: the base dependencies and every runtime extra."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    lab_only = (_names(extras["train"]) | _names(extras["eval"])) - {"torch"}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = _names(project["dependencies"])
+    for extra in ("cpu", "gpu", "lm", "gui", "demucs", "roformer"):
+        runtime |= _names(extras[extra])
+    assert not runtime & lab_only, f"runtime installs lab packages: {runtime & lab_only}"

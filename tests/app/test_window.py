@@ -19,7 +19,7 @@ from app.exporting import ExportRequest
 from app.main import start
 from app.mixer import Mixer
 from app.state import Loop, Project
-from app.window import MainWindow, session_dir
+from app.window import MainWindow
 from tests.app.conftest import ARTIFACTS
 from tests.conftest import music
 
@@ -121,7 +121,7 @@ def test_cancel_leaves_no_files_and_empty_lanes(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: window.progress.value() > 0, timeout=SEPARATE_TIMEOUT)
     qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.loaded.track.status == "cancelled", timeout=10_000)
-    out = session_dir(path, window.loaded.track.model)
+    out = window.runner.stem_cache.folder(path, window.loaded.track.model)
     assert not out.exists() or not any(out.iterdir())
     assert "vocals" not in window.loaded.stems
     assert window.view.lanes["vocals"].peaks is None

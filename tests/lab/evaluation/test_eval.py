@@ -56,8 +56,8 @@ def test_oracle_irm_sums_to_the_mixture():
     assert np.allclose(sum(est.values()), mix, atol=1e-3)
 
 
-def test_stemma_eval_prints_tables_and_ranks_oracle_classic_mixture(test_set, tmp_path):
-    run = subprocess.run([sys.executable, "-m", "engine", "eval", "--model", "classic",
+def test_stemma_lab_eval_prints_tables_and_ranks_oracle_classic_mixture(test_set, tmp_path):
+    run = subprocess.run([sys.executable, "-m", "lab", "eval", "--model", "classic",
                           "--model", "truth", "--data", str(test_set), "--out",
                           str(tmp_path / "report"), "--no-visqol", "-q"],
                          capture_output=True, text=True, timeout=600)
