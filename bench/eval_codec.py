@@ -3,7 +3,7 @@
     python bench/eval_codec.py --weights runs/codec/codec.safetensors --data test48 \\
         [--onnx assets/models/hcodec-small] [--seconds 10]
 
-``--data`` is a held-out set in the MUSDB layout at 48 kHz (``stemma synth-songs test48
+``--data`` is a held-out set in the MUSDB layout at 48 kHz (``stemma-lab synth-songs test48
 --rate 48000``: test seeds, never trained on). For every song and stem type, a ``--seconds``
 excerpt (mono, where the stem is loudest) is coded and decoded with 1, 4, 8 and 16 levels per
 path and compared with the original: ViSQOL (audio mode, 48 kHz) and the multi-resolution

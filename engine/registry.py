@@ -42,7 +42,7 @@ from .errors import ModelError, ModelIntegrityError, ModelNotFoundError
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-RANKING_METRIC = "usdr_avg"  # dB, from `stemma eval` on held-out songs
+RANKING_METRIC = "usdr_avg"  # dB, from `stemma-lab eval` on held-out songs
 
 
 def shipped_models_dir() -> Path:
@@ -213,7 +213,7 @@ def resolve(model: str | Path) -> ModelInfo:
         info = ModelInfo.from_folder(path)
         if info.backend == CODEC_BACKEND:
             raise ModelNotFoundError(f"'{info.name}' is a neural audio codec, not a separator "
-                                     "(try `stemma codec roundtrip`)", path)
+                                     "(try `stemma-lab codec roundtrip`)", path)
         return info
     for info in list_models():
         if info.name == text:

@@ -2,7 +2,7 @@
 
     python scripts/plot_song.py [--seed SEED] [--out PATH]
 
-The default seed is song 0 of held-out test set 0 (what `stemma synth-songs OUT` writes first).
+The default seed is song 0 of held-out test set 0 (what `stemma-lab synth-songs OUT` writes first).
 """
 
 from __future__ import annotations

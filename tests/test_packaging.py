@@ -57,3 +57,22 @@ def test_runtime_extras_pull_no_training_package():
     for extra in ("cpu", "gpu", "lm", "gui", "demucs", "roformer"):
         runtime |= _names(extras[extra])
     assert not runtime & lab_only, f"runtime installs lab packages: {runtime & lab_only}"
+
+
+def test_readme_layout_names_every_module_and_folder():
+    readme = (ROOT / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("```")[1]
+    tracked = {p.name for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith(".")
+               and any(p.rglob("*")) and p.name not in ("build", "dist", "installer")
+               and not p.name.endswith(".egg-info")}
+    missing = [f"{d}/" for d in sorted(tracked) if f"\n{d}/" not in layout]
+    for top in ("app", "engine", "lab"):
+        for child in sorted((ROOT / top).iterdir()):
+            if child.name.startswith("__") or child.name == "__pycache__":
+                continue
+            name = child.name if child.suffix == ".py" else f"{child.name}/"
+            if child.is_dir() and not (child / "__init__.py").exists():
+                continue
+            if name not in layout:
+                missing.append(f"{top}/{name}")
+    assert not missing, f"README Layout does not name: {missing}"

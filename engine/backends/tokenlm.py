@@ -1,4 +1,6 @@
-"""``tokenlm``: the paper's separator as an engine backend (seeds/001, sections 2.2 to 2.5).
+"""``tokenlm``: the paper's separator as an engine backend ("Discrete Token Modeling for
+Multi-Stem Music Source Separation with Language Models", Lyu et al., arXiv:2604.09371,
+sections 2.2 to 2.5).
 
 Per chunk of audio (at 48 kHz; the engine resamples around it):
 

@@ -87,7 +87,7 @@ class JobRunner:
     """
 
     def __init__(self, models: ModelCache | None = None, stem_cache: StemCache | None = None):
-        self.models = models or ModelCache()
+        self.models = models if models is not None else ModelCache()
         self.stem_cache = stem_cache
         self._ids = itertools.count(1)
         self._jobs: dict[int, Job] = {}

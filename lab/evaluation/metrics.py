@@ -6,9 +6,9 @@ small epsilon, over the whole song (uSDR) or as the median over non-overlapping 
 skipping frames where the reference is silent (cSDR, the museval convention). Unlike museval's
 BSS Eval v4 there is no distortion-filter projection: a filtered estimate is not forgiven.
 
-The perceptual metrics follow the paper (seeds/001, section 3.3): ViSQOL in audio mode at
-48 kHz for every stem, DNSMOS P.835 (SIG/BAK/OVRL) and NISQA for vocals. Each needs an optional
-package or file; :func:`available` says which can run here, and why not.
+The perceptual metrics follow the paper (Lyu et al., arXiv:2604.09371, section 3.3): ViSQOL in
+audio mode at 48 kHz for every stem, DNSMOS P.835 (SIG/BAK/OVRL) and NISQA for vocals. Each
+needs an optional package or file; :func:`available` says which can run here, and why not.
 """
 
 from __future__ import annotations

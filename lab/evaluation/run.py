@@ -1,4 +1,4 @@
-"""``stemma eval``: score separators on held-out songs with the paper's metrics plus SDR.
+"""``stemma-lab eval``: score separators on held-out songs with the paper's metrics plus SDR.
 
 Every model separates every song in memory; three reference rows bracket them: ``mixture``
 (the mixture given as every stem), ``mix/4`` (a quarter of the mixture as every stem: what a

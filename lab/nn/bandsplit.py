@@ -83,8 +83,8 @@ class BandSplitConfig:
 
 
 PRESETS = {
-    # Trains on one CPU core at about a step per second of 6 s crops; separates a 3-minute
-    # song in a few seconds on two cores.
+    # Sized for CPU training: about a step per second of 6 s crops on one core; separating
+    # a 3-minute song takes seconds.
     "small": BandSplitConfig(),
     # The published BS-RoFormer scale (for a GPU): 62 bands would need its band table;
     # the width and depth are the paper's.

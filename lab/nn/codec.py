@@ -1,4 +1,5 @@
-"""The dual-path neural audio codec of the paper (seeds/001, section 2.3, "HCodec").
+"""The dual-path neural audio codec of the paper ("HCodec": Lyu et al., arXiv:2604.09371,
+section 2.3).
 
 48 kHz mono in, two token streams at 12.5 Hz out, each from a 16-level residual VQ:
 

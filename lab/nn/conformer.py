@@ -1,4 +1,5 @@
-"""The conditional encoder (seeds/001, section 2.2): log-mel -> Conformer -> linear adapter.
+"""The conditional encoder (Lyu et al., arXiv:2604.09371, section 2.2): log-mel -> Conformer
+-> linear adapter.
 
 A 120-band log-mel spectrogram (FFT 2048, hop 960 at 48 kHz: 50 frames/s) is subsampled by
 two stride-2 convolutions to the codec's 12.5 Hz, run through Conformer blocks (Gulati et al.

@@ -1,6 +1,7 @@
 """The semantic teacher: a small encoder pre-trained on our own audio with BEST-RQ (Chiu et al.
-2022; stage 1 of seeds/003), then frozen. It stands in for the paper's HuBERT, which cannot be
-downloaded here.
+2022; stage 1 of Lin et al., "DUO-TOK: Dual-Track Semantic Music Tokenizer for
+Vocal-Accompaniment Generation"), then frozen. It stands in for the paper's HuBERT, whose
+weights the lab does not download.
 
 BEST-RQ needs no labels and no learned tokenizer: a *random-projection quantizer* (a fixed
 random matrix and a fixed random codebook, never trained) turns each normalised log-mel frame

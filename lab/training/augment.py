@@ -1,5 +1,5 @@
-"""The paper's training augmentations (seeds/001, section 3.1), applied per stem before the
-stems are summed into the training mixture:
+"""The paper's training augmentations (Lyu et al., arXiv:2604.09371, section 3.1), applied per
+stem before the stems are summed into the training mixture:
 
 - loudness: a random gain in [0.5, 1.5] per stem;
 - polarity inversion with probability 0.1 per stem;

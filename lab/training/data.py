@@ -3,7 +3,7 @@
 - ``SynthStems`` renders songs on the fly in each DataLoader worker (one synthesizer per
   worker, soundfonts loaded once), takes several crops from every song and augments them.
 - ``FolderStems`` crops songs on disk in the MUSDB18-HQ layout: a cache we rendered with
-  ``stemma synth-songs``, or a real MUSDB18-HQ ``train`` folder.
+  ``stemma-lab synth-songs``, or a real MUSDB18-HQ ``train`` folder.
 
 Both yield ``{"mixture": (C, N), "stems": (4, C, N)}`` float32 tensors, stems in the order
 vocals, drums, bass, other, and the mixture is always the sum of the (augmented) stems. Seeds:

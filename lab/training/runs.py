@@ -69,9 +69,9 @@ def stop(budget: Budget, step: int, world: int) -> bool:
 
 def use_bf16(choice: str, device: torch.device) -> bool:
     """Whether to autocast to bfloat16: "auto" only where the hardware computes it natively
-    (CUDA with bf16; a CPU with AVX512-BF16 or AMX). Without those a CPU emulates bf16, and
-    measured on a 2-core AVX-512 Xeon without them, a bf16 matmul ran at 50 GFLOP/s against
-    136-223 in float32: autocast there costs a factor of three instead of saving one."""
+    (CUDA with bf16; a CPU with AVX512-BF16 or AMX). Without those a CPU emulates bf16: on
+    an AVX-512 CPU without them a bf16 matmul ran at 50 GFLOP/s against 136-223 in float32,
+    so autocast there costs a factor of three instead of saving one."""
     if choice in ("on", "off"):
         return choice == "on"
     if device.type == "cuda":

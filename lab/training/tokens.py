@@ -101,7 +101,7 @@ class TokenWindows(torch.utils.data.IterableDataset):
         self.files = sorted(Path(folder).glob("*.npz"))
         if not self.files:
             raise FileNotFoundError(f"no token files in {folder}; run "
-                                    "`stemma train separator --prepare` first")
+                                    "`stemma-lab tokenize` first")
         self.window = window_frames
         self.seed = seed
         self._cache: dict[Path, tuple[np.ndarray, np.ndarray]] = {}

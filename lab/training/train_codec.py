@@ -1,11 +1,11 @@
-"""``stemma train codec``: pre-train the BEST-RQ teacher, then train the codec.
+"""``stemma-lab train codec``: pre-train the BEST-RQ teacher, then train the codec.
 
-    stemma train codec --preset small --data cache48 --out runs/codec --steps 20000
-    stemma train codec --preset small --data clips.npz --out runs/codec      # a clip pack
+    stemma-lab train codec --preset small --data cache48 --out runs/codec --steps 20000
+    stemma-lab train codec --preset small --data clips.npz --out runs/codec      # a clip pack
 
 - Data: single-stem crops (each of the four stems is its own example), mono, with the paper's
   augmentations; silent crops are skipped. Either a folder in the MUSDB18-HQ layout
-  (``stemma synth-songs DIR --training --rate 48000``), read by DataLoader workers, or a clip
+  (``stemma-lab synth-songs DIR --training --rate 48000``), read by DataLoader workers, or a clip
   pack (``clips.py``), decoded once onto the training device and cropped there.
 - Teacher: ``--teacher-steps`` of BEST-RQ masked prediction, then frozen.
 - Codec: multi-resolution mel + STFT losses, commitment, semantic feature regression; 30% of

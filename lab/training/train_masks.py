@@ -1,6 +1,6 @@
-"""``stemma train masks``: train the band-split mask model (``lab.nn.bandsplit``).
+"""``stemma-lab train bandsplit``: train the band-split mask model (``lab.nn.bandsplit``).
 
-    stemma train masks --preset small --data cache44 --val-data val44 --out runs/masks \\
+    stemma-lab train bandsplit --preset small --data cache44 --val-data val44 --out runs/masks \\
         --minutes 180
 
 - Data: random stereo crops of songs in the MUSDB18-HQ layout (``FolderStems``), resampled to

@@ -1,11 +1,11 @@
-"""``stemma train separator``: teacher-forced training of the token separator.
+"""``stemma-lab train tokenlm``: teacher-forced training of the token separator.
 
-    stemma train separator --prepare --data cache48 --codec-weights runs/codec/codec.safetensors \\
+    stemma-lab tokenize --data cache48 --codec-weights runs/codec/codec.safetensors \\
         --tokens runs/tokens
-    stemma train separator --preset small --tokens runs/tokens --out runs/sep --steps 4000
-    stemma train separator --preset small --parallel ...     # ablation A3
+    stemma-lab train tokenlm --preset small --tokens runs/tokens --out runs/sep --steps 4000
+    stemma-lab train tokenlm --preset small --parallel ...     # ablation A3
 
-``--prepare`` tokenizes the training songs once (``tokens.py``: three augmentation variants
+``stemma-lab tokenize`` tokenizes the training songs once (``tokens.py``: three augmentation variants
 per song). Training then reads random 4 s windows of mixture log-mel and stem tokens, and
 minimises the LM's loss (per-level weights [2, 1, ..., 1], label smoothing 0.1), on CUDA
 when there is a GPU, else the CPU, with bf16 autocast where the hardware has it; AdamW with

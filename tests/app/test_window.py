@@ -96,6 +96,19 @@ def test_drop_separate_and_see_four_lanes(qtbot, window, song):
     assert window.grab().save(str(ARTIFACTS / "main_window.png"))
 
 
+def test_model_defaults_to_auto_and_loads_once_for_every_song(qtbot, window, song, tmp_path):
+    """One job service for the window: the second song reuses the loaded model (tokenlm
+    used to reload on every Separate click)."""
+    assert window.toolbar.model == "auto" and window.model_box.currentText() == "auto"
+    open_song(qtbot, window, song)
+    separate(qtbot, window)
+    other = tmp_path / "other.wav"
+    sf.write(other, music(4.0, 44100, 2, seed=5).T, 44100)
+    open_song(qtbot, window, other)
+    separate(qtbot, window)
+    assert window.runner.models.loads == 1
+
+
 def test_stems_fill_in_while_separating_and_original_plays_meanwhile(qtbot, window, tmp_path):
     path = tmp_path / "long.wav"
     sf.write(path, music(50.0, 44100, 2).T, 44100)
