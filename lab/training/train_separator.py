@@ -5,8 +5,8 @@
     stemma-lab train tokenlm --preset small --tokens runs/tokens --out runs/sep --steps 4000
     stemma-lab train tokenlm --preset small --parallel ...     # ablation A3
 
-``stemma-lab tokenize`` tokenizes the training songs once (``tokens.py``: three augmentation variants
-per song). Training then reads random 4 s windows of mixture log-mel and stem tokens, and
+``stemma-lab tokenize`` tokenizes the training songs once (``tokens.py``: three augmentation
+variants per song). Training then reads random 4 s windows of mixture log-mel and stem tokens, and
 minimises the LM's loss (per-level weights [2, 1, ..., 1], label smoothing 0.1), on CUDA
 when there is a GPU, else the CPU, with bf16 autocast where the hardware has it; AdamW with
 warm-up and cosine decay; ``OUT/last.pt`` every ``--ckpt-every`` steps (a rerun resumes),
