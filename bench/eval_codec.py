@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lab.evaluation.metrics import Visqol  # noqa: E402
-from lab.evaluation.tracks import STEMS, load_tracks  # noqa: E402
+from lab.musdb import STEMS, load_tracks  # noqa: E402
 from lab.nn.codec import load_codec  # noqa: E402
 from lab.training.losses import MultiResolutionLoss  # noqa: E402
 

@@ -20,7 +20,8 @@ import torch
 
 from engine.nn.serialization import load_module, save_model
 from engine.registry import write_manifest
-from lab.nn.bandsplit import STEMS, BandSplitConfig, BandSplitRoFormer
+from lab.musdb import STEMS
+from lab.nn.bandsplit import BandSplitConfig, BandSplitRoFormer
 
 OPSET = 18
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import Separator  # noqa: E402
 from lab.evaluation.metrics import sdr  # noqa: E402
-from lab.evaluation.tracks import STEMS, load_tracks  # noqa: E402
+from lab.musdb import STEMS, load_tracks  # noqa: E402
 from lab.nn.tokenlm import load_separator  # noqa: E402
 
 

@@ -8,8 +8,8 @@ import json
 import math
 from pathlib import Path
 
+from ..musdb import STEMS
 from .run import Report, Row
-from .tracks import STEMS
 
 STEM_METRICS = {  # metric -> (title, unit)
     "visqol": ("ViSQOL (audio mode, 48 kHz) ↑", "MOS-LQO"),

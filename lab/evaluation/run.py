@@ -23,8 +23,8 @@ import numpy as np
 from engine.api import Separator
 from engine.dsp.stft import istft, stft
 
+from ..musdb import STEMS, Track, load_tracks
 from . import metrics
-from .tracks import STEMS, Track, load_tracks
 
 log = logging.getLogger(__name__)
 REFERENCE_ROWS = ("mixture", f"mix/{len(STEMS)}", "oracle-irm")

@@ -33,8 +33,6 @@ from torch import nn
 
 from engine.nn.blocks import RMSNorm, TransformerLayer, rope_tables
 
-STEMS = ("vocals", "drums", "bass", "other")
-
 
 def _mel(hz: np.ndarray) -> np.ndarray:
     return 2595.0 * np.log10(1.0 + hz / 700.0)

@@ -20,7 +20,7 @@ import torch
 
 from engine.audio_io import decode_bytes, encode_bytes, read
 
-from ..evaluation.tracks import STEMS, load_tracks
+from ..musdb import STEMS, load_tracks
 from .augment import augment_batch
 
 SILENT_RMS = 1e-3  # a crop quieter than this (-60 dBFS) teaches the codec nothing

@@ -99,7 +99,7 @@ class FolderStems(IterableDataset):
 
     def __init__(self, folder: str | Path, cfg: DataConfig = DataConfig(), remix: float = 0.0):
         super().__init__()
-        from ..evaluation.tracks import load_tracks
+        from ..musdb import load_tracks
 
         self.tracks = load_tracks(folder)
         self.cfg = cfg

@@ -22,7 +22,7 @@ import torch
 from engine.audio_io import read
 from engine.neural_codec import coding_windows
 
-from ..evaluation.tracks import STEMS, load_tracks
+from ..musdb import STEMS, load_tracks
 from ..nn.codec import Codec
 from ..nn.conformer import ConformerConfig, MelFrontend
 from .augment import augment_stems

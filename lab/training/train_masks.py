@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader
 
 from engine.nn.serialization import load_model, save_model
 
-from ..evaluation.tracks import STEMS, load_tracks
+from ..musdb import STEMS, load_tracks
 from ..nn.bandsplit import (
     BandSplitRoFormer,
     apply_masks,

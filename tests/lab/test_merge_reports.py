@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lab.evaluation.report import to_json, write
 from lab.evaluation.run import Report, Row
-from lab.evaluation.tracks import STEMS
+from lab.musdb import STEMS
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...musdb import STEMS
 from . import mixing, voice
 from .drums import drum_part
 from .fluid import FluidRenderer
@@ -18,7 +19,6 @@ from .parts import bass_part, other_parts
 from .score import Note, Part, SongPlan
 from .theory import make_plan, melody
 
-STEMS = ("vocals", "drums", "bass", "other")
 CHOIR = (52, 53)  # GM choir aahs, voice oohs: backing vocals belong to the vocal stem
 TARGET_LEVEL_DB = {"vocals": -17.0, "drums": -19.0, "bass": -20.0, "other": -20.0}
 

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from lab.evaluation.run import oracle_irm
-from lab.evaluation.tracks import STEMS, load_tracks
+from lab.musdb import STEMS, load_tracks
 from lab.training.testset import TEST_SEED_BASE, write_test_set
 
 

@@ -1,6 +1,7 @@
-"""Test songs in the MUSDB18-HQ folder layout: ``<song>/mixture.wav, vocals.wav, drums.wav,
-bass.wav, other.wav``. Our test-set writer produces it, and a real MUSDB18-HQ copy loads the
-same way (point at its ``test`` folder, or at the root: ``test/`` is then used)."""
+"""Songs in the MUSDB18-HQ folder layout, ``<song>/mixture.wav, vocals.wav, drums.wav,
+bass.wav, other.wav``, and its four stems (``STEMS``: the one stem list of the lab). Our
+test-set writer produces the layout, and a real MUSDB18-HQ copy loads the same way (point at
+its ``test`` folder, or at the root: ``test/`` is then used)."""
 
 from __future__ import annotations
 
