@@ -11,7 +11,7 @@ from lab.evaluation.report import to_json, write
 from lab.evaluation.run import Report, Row
 from lab.musdb import STEMS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _row(name: str, songs: dict[str, float]) -> Row:

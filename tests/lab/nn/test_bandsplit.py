@@ -102,7 +102,7 @@ def test_separation_keeps_rate_length_channels_and_sums_to_the_mix(tiny_folder, 
 
 
 def test_unknown_or_invalid_options_are_errors(tiny_folder):
-    with pytest.raises(InvalidArgumentError, match="unknown option refine"):
+    with pytest.raises(InvalidArgumentError, match="refine does not apply to a bandsplit"):
         Separator(tiny_folder, options={"refine": False})
     with pytest.raises(InvalidArgumentError, match="invalid option value"):
         Separator(tiny_folder, options={"wiener": "perhaps"})

@@ -121,7 +121,7 @@ def test_roundtrip_command(tiny_package, tmp_path):
     _, folder = tiny_package
     src = tmp_path / "in.wav"
     sf.write(src, (np.random.default_rng(2).standard_normal((22050, 2)) * 0.1), 22050)
-    run = subprocess.run([sys.executable, "-m", "engine", "codec", "roundtrip", str(src),
+    run = subprocess.run([sys.executable, "-m", "lab", "codec", "roundtrip", str(src),
                           str(tmp_path / "out.wav"), "--codec", str(folder), "--levels", "2"],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
