@@ -76,3 +76,11 @@ def test_readme_layout_names_every_module_and_folder():
             if name not in layout:
                 missing.append(f"{top}/{name}")
     assert not missing, f"README Layout does not name: {missing}"
+
+
+def test_the_runtime_never_imports_the_lab_is_a_contract():
+    """lint-imports (a gate in scripts/test.sh) enforces it; this keeps the contract there."""
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+        "contracts"]
+    assert any(c["type"] == "forbidden" and set(c["source_modules"]) >= {"engine", "app"}
+               and set(c["forbidden_modules"]) >= {"lab", "export_onnx"} for c in contracts)
