@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QListWidgetItem, QMessageBox
 from .exporting import ExportRequest, export
 from .state import Project
 from .widgets.export_dialog import ExportDialog
-from .worker import Job
+from .worker import Task
 
 
 class ExportMixin:
@@ -27,19 +27,19 @@ class ExportMixin:
         if dialog.exec() and dialog.request is not None:
             self.start_export(dialog.request)
 
-    def start_export(self, request: ExportRequest) -> Job:
+    def start_export(self, request: ExportRequest) -> Task:
         loaded = self.loaded
         assert loaded is not None
         self.settings.setValue("export_folder", str(request.folder))
         self.settings.setValue("format", request.fmt)
         state = loaded.track.mixer
 
-        def run(job: Job):
+        def run(job: Task):
             return export(request, loaded.stems, loaded.sample_rate, state, loaded.track.loop,
                           job.token.check,
                           lambda i, n, p: job.signals.progress.emit((i, n, p.name)))
 
-        job = Job("export", run)
+        job = Task("export", run)
         job.signals.progress.connect(lambda t: self.job_label.setText(
             f"Exporting {t[2]} ({t[0] + 1}/{t[1]})"))
         job.signals.finished.connect(lambda paths: self.job_label.setText(

@@ -39,7 +39,7 @@ from .state import MixerState, Project, TrackState
 from .widgets.lanes import SessionView
 from .widgets.mixer_panel import MixerPanel
 from .widgets.toolbar import Toolbar
-from .worker import Job, separation_job
+from .worker import Task, separation_job
 
 log = logging.getLogger(__name__)
 AUDIO_FILTER = ("Audio (*.wav *.flac *.aif *.aiff *.ogg *.opus *.mp3 *.m4a *.aac *.mp4 "
@@ -63,8 +63,8 @@ class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
         self.player = player or Player()
         self.project = Project()
         self.loaded: Loaded | None = None
-        self.jobs: list[Job] = []
-        self.separation: Job | None = None
+        self.jobs: list[Task] = []
+        self.separation: Task | None = None
         self.refused_box: QMessageBox | None = None  # says which files could not be opened
         self._dirty: set[str] = set()
         self._source = "mixture"  # what plays: the original mix or the stems
@@ -78,7 +78,7 @@ class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
         self.runner = runner or JobRunner(ModelCache(), StemCache(sessions_root()))
         # Loading a model runs Python under the GIL (~70 ms for a backend's imports, seconds
         # for weights): do it now, off the UI thread, not as a stall at the first Separate.
-        self._run(Job("warm up", lambda job: self.runner.prepare(self._request_for(None))))
+        self._run(Task("warm up", lambda job: self.runner.prepare(self._request_for(None))))
 
     # --- layout ----------------------------------------------------------------------
 
@@ -212,7 +212,7 @@ class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
     def load_track(self, track: TrackState) -> None:
         self.job_label.setText(f"Opening {track.source.name}…")
         started = time.perf_counter()
-        job = Job(f"open {track.name}", lambda job: load(track))
+        job = Task(f"open {track.name}", lambda job: load(track))
         job.signals.finished.connect(lambda loaded: self._show(loaded, started))
         job.signals.failed.connect(self.job_label.setText)
         self._run(job)
@@ -330,7 +330,7 @@ class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
         self.progress.setVisible(False)
         self.job_label.setText(message)
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Task) -> None:
         self.jobs = [j for j in self.jobs if not j.done] + [job]
         job.start()
 
@@ -349,7 +349,7 @@ class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
         if audio is None:
             lane.spectrogram_box.setChecked(False)
             return
-        job = Job(f"spectrogram {name}", lambda job: compute(audio, loaded.sample_rate))
+        job = Task(f"spectrogram {name}", lambda job: compute(audio, loaded.sample_rate))
 
         def done(spec: Spectrogram) -> None:
             loaded.spectrograms[name] = spec

@@ -30,7 +30,7 @@ from .errors import EngineError, InvalidArgumentError, OutputExistsError
 
 FORMATS = ("wav", "flac")
 DEFAULT_DEPTH = {"wav": "32f", "flac": "24"}  # float WAV keeps everything; FLAC has no float
-BLOCK = 1 << 16  # samples per write of an in-memory array
+WRITE_BLOCK = 1 << 16  # samples per write of an in-memory array
 
 
 @dataclass(frozen=True)
@@ -178,16 +178,17 @@ def write_arrays(arrays: Mapping[str, np.ndarray], paths: Mapping[str, Path],
     with OutputSet(paths, sample_rate, channels, spec, n_frames) as out:
         if together:
             names = list(out.writers)
-            for start in range(0, n_frames, BLOCK):
+            for start in range(0, n_frames, WRITE_BLOCK):
                 check_cancel()
-                out.write_together(np.stack([arrays[n][:, start:start + BLOCK] for n in names]))
+                end = start + WRITE_BLOCK
+                out.write_together(np.stack([arrays[n][:, start:end] for n in names]))
         else:
             for i, (name, writer) in enumerate(out.writers.items()):
                 if on_file is not None:
                     on_file(i, len(paths), paths[name])
                 audio = np.asarray(arrays[name], np.float32)
-                for start in range(0, audio.shape[-1], BLOCK):
+                for start in range(0, audio.shape[-1], WRITE_BLOCK):
                     check_cancel()
-                    writer.write(audio[:, start:start + BLOCK])
+                    writer.write(audio[:, start:start + WRITE_BLOCK])
         check_cancel()
         return out.commit()
