@@ -408,6 +408,7 @@ class Separator:
 
     def separate_file(self, in_path: PathLike, out: PathLike | Mapping[str, PathLike], *,
                       stems: Sequence[str] | None = None, output: OutputSpec | None = None,
+                      span: tuple[float, float | None] | None = None,
                       on_progress: ProgressCallback | None = None,
                       cancel: CancelToken | None = None,
                       on_chunk: ChunkCallback | None = None) -> FileResult:
@@ -416,6 +417,8 @@ class Separator:
         ``out`` is a folder (files named by ``output.name_template`` with ``{stem}`` and
         ``{track}``) or a mapping from output name to file path; ``output`` says the format,
         bit depth and whether existing files may be replaced (default: float WAV, never).
+        ``span`` = (start, end) in seconds separates only that part of the song (end None:
+        to the end), as if it were the whole file.
         Files appear only when all are finished; on an error or a cancel nothing is left
         behind and existing files are untouched (``engine.outputs``). ``on_chunk`` sees each
         piece as it is written.
@@ -430,22 +433,51 @@ class Separator:
             paths = outputs.targets(out, names, spec, track_name(in_path))
         with audio_io.open_audio(in_path) as reader:
             info = reader.info
-            reporter = _Reporter(info.sample_rate, info.n_frames, on_progress)
+            first, last = _span_frames(span, info)
+            reporter = _Reporter(info.sample_rate, last - first, on_progress)
             stream = self._stream(info.sample_rate, info.n_channels, names, cancel, reporter)
             whole = self._partition(names)
             with OutputSet(paths, info.sample_rate, info.n_channels, spec,
-                           info.n_frames) as files:
+                           last - first) as files:
 
                 def sink(block: np.ndarray) -> None:
                     files.write_together(block, stream.last_mix if whole else None)
 
-                self._run(reader.blocks(READ_BLOCK), stream, reporter, sink, cancel, names,
-                          on_chunk)
+                blocks = _cut(reader.blocks(READ_BLOCK), first, last)
+                self._run(blocks, stream, reporter, sink, cancel, names, on_chunk)
                 if cancel is not None:
                     cancel.check()
                 reports = files.commit()
         reporter("done")
         return FileResult(info, reports, time.perf_counter() - started)
+
+
+def _span_frames(span: tuple[float, float | None] | None,
+                 info: audio_io.AudioInfo) -> tuple[int, int]:
+    """(first, end) samples of a (start, end) seconds span of the song; the whole song for
+    None. A span outside the song is an error naming the file."""
+    if span is None:
+        return 0, info.n_frames
+    start, end = span
+    first = round(start * info.sample_rate)
+    last = info.n_frames if end is None else min(info.n_frames, round(end * info.sample_rate))
+    if first >= last:
+        raise InvalidArgumentError(f"the range {start:g}-{'end' if end is None else f'{end:g}'}"
+                                   f" s holds no audio: the song is {info.duration:.1f} s long",
+                                   info.path)
+    return first, last
+
+
+def _cut(blocks: Iterable[np.ndarray], first: int, last: int) -> Iterator[np.ndarray]:
+    """The samples [first, last) of a stream of (C, n) blocks."""
+    at = 0
+    for block in blocks:
+        lo, hi = max(first - at, 0), min(block.shape[-1], last - at)
+        if hi > lo:
+            yield block[:, lo:hi]
+        at += block.shape[-1]
+        if at >= last:
+            return
 
 
 def track_name(path: PathLike) -> str:

@@ -1,7 +1,8 @@
 """The job service (no Qt): what the command line, the desktop app and the local server
 share to run separations.
 
-- ``Request``: one song, model, device, outputs and format, checked once when made;
+- ``Request``: one song (or a range of it), model, device, outputs and format, checked
+  once when made;
 - ``ModelCache``: loaded models by (model, device, options), closed when evicted;
 - ``StemCache``: kept separations, under a root folder the caller passes in;
 - ``JobRunner``: jobs with ids, a ``JobState``, progress and chunk events, cancel, and the

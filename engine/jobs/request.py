@@ -24,6 +24,7 @@ class Request:
     name to file (``{"no_vocals": "karaoke.wav"}``). ``stems`` picks outputs: stem names of
     the model, or ``no_<stem>`` for the mix without it (None: every stem). ``options`` are the
     model's run-time options, checked strictly by its backend (``engine.backends.options``).
+    ``start``/``end`` (seconds) separate a part of the song only.
     """
 
     input: Path
@@ -33,6 +34,8 @@ class Request:
     stems: tuple[str, ...] | None = None
     spec: OutputSpec = field(default_factory=OutputSpec)  # format, bit depth, overwrite, names
     options: Mapping[str, Any] = field(default_factory=dict)
+    start: float = 0.0  # seconds: separate only from here ...
+    end: float | None = None  # ... to here (None: to the end of the song)
     threads: int | None = None  # chunks separated at once (None: the engine's choice)
     chunk_seconds: float | None = None  # new audio per chunk (None: the model's plan)
 
@@ -54,11 +57,18 @@ class Request:
                 raise InvalidArgumentError("no stems asked for")
             set_(self, "stems", stems)
         set_(self, "options", _frozen(self.options))
+        if self.start < 0 or (self.end is not None and self.end <= self.start):
+            raise InvalidArgumentError(f"a range must start at 0 s or later and end after it "
+                                       f"starts; got {self.start:g} to {self.end}")
         if self.threads is not None and self.threads < 1:
             raise InvalidArgumentError(f"threads must be at least 1, not {self.threads}")
         if self.chunk_seconds is not None and self.chunk_seconds <= 0:
             raise InvalidArgumentError(f"chunk_seconds must be positive, not "
                                        f"{self.chunk_seconds}")
+
+    @property
+    def span(self) -> tuple[float, float | None] | None:
+        return None if (self.start, self.end) == (0.0, None) else (self.start, self.end)
 
     @property
     def model_key(self) -> tuple:

@@ -173,7 +173,7 @@ class JobRunner:
                 req = job.request
                 separator = self.prepare(req)
                 job.result = separator.separate_file(
-                    req.input, req.output, stems=req.stems, output=req.spec,
+                    req.input, req.output, stems=req.stems, output=req.spec, span=req.span,
                     on_progress=progress, cancel=job.token,
                     on_chunk=chunk if on_event is not None else None)
         except Cancelled as err:

@@ -129,3 +129,15 @@ def test_stem_cache_finds_a_kept_separation_until_the_song_changes(song, tmp_pat
     audio = sf.read(song, dtype="float32")[0]
     sf.write(song, np.flip(audio, axis=0), 22050)  # the song was edited
     assert runner.already_separated(song, "classic") is None
+
+
+def test_a_range_separates_that_part_only_and_sums_to_it(song, tmp_path):
+    result = JobRunner().run(Request(song, tmp_path / "part", "classic", start=1.5, end=4.0))
+    mix = sf.read(song, dtype="float32")[0][int(1.5 * 22050):int(4.0 * 22050)]
+    stems = [sf.read(report.path, dtype="float32")[0] for report in result.outputs.values()]
+    assert all(s.shape == mix.shape for s in stems)
+    assert np.max(np.abs(sum(stems) - mix)) < 1e-5
+    with pytest.raises(InvalidArgumentError, match="holds no audio"):
+        JobRunner().run(Request(song, tmp_path / "late", "classic", start=30.0))
+    with pytest.raises(InvalidArgumentError, match="a range must"):
+        Request(song, tmp_path, start=3.0, end=2.0)
