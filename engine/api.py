@@ -443,7 +443,9 @@ class Separator:
                 def sink(block: np.ndarray) -> None:
                     files.write_together(block, stream.last_mix if whole else None)
 
-                blocks = _cut(reader.blocks(READ_BLOCK), first, last)
+                blocks = reader.blocks(READ_BLOCK)  # read to its end: the reader then
+                if span is not None:  # checks the length and warns about a cut-off file
+                    blocks = _cut(blocks, first, last)
                 self._run(blocks, stream, reporter, sink, cancel, names, on_chunk)
                 if cancel is not None:
                     cancel.check()
