@@ -220,4 +220,5 @@ class JobRunner:
         if self._worker is not None:
             self._queue.put(None)
             self._worker.join()
-        self.models.close()
+        with self._running:  # a job run on another thread ends (cancelled) before its model
+            self.models.close()
