@@ -294,15 +294,14 @@ def test_without_any_audio_device_the_app_runs_and_says_why(tmp_path):
 def test_separation_runs_off_the_ui_thread(qtbot, window, song):
     open_song(qtbot, window, song)
     threads = []
-    qtbot.mouseClick(window.separate_button, Qt.MouseButton.LeftButton)
-    window.separation.signals.progress.connect(lambda p: None)
-    original = window.separation.fn
+    original = window.runner.run
 
-    def spy(job):
+    def spy(job, on_event=None):  # the job service, as the window's worker calls it
         threads.append(threading.current_thread())
-        return original(job)
+        return original(job, on_event)
 
-    window.separation.fn = spy
+    window.runner.run = spy  # before the click: the worker may start at once
+    qtbot.mouseClick(window.separate_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.loaded.track.status == "separated",
                     timeout=SEPARATE_TIMEOUT)
     assert threads and threads[0] is not threading.main_thread()
