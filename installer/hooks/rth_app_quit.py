@@ -2,7 +2,8 @@
 the user would (jobs cancelled, audio closed, settings kept) and the app exits with 0, instead of
 dying mid-write. Qt's event loop runs no Python code while idle, so a Python signal handler would
 wait for the next event: the signal is blocked here, before Qt or torch start any thread (they
-inherit the mask), and one thread waits for it and asks the application to close its windows."""
+inherit the mask), and one thread waits for it and asks the application to close its windows.
+Programs started from the app would inherit the mask too; it starts none."""
 
 import os
 import signal

@@ -24,8 +24,9 @@ from tests.conftest import residual_db
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 STEMS = ("vocals", "drums", "bass", "other")
-CUDA_LIBRARY = re.compile(r"(cuda|cudnn|cublas|cufft|curand|cusparse|nccl|nvrtc|nvJitLink|"
-                          r"tensorrt).*\.(so|dll|dylib)", re.IGNORECASE)
+CUDA_LIBRARY = re.compile(  # libcudart.so.12, cublas64_12.dll, libtorch_cuda.so, ..._tensorrt.so
+    r"^(lib)?(cuda|cudnn|cublas|cufft|curand|cusparse|cusolver|nccl|nvrtc|nvjitlink)"
+    r"|_(cuda|tensorrt)\.", re.IGNORECASE)
 PAINTED = "of MainWindow"  # Qt's painting log: "Flushing QRegion(...) of MainWindow(...) to ..."
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -92,7 +93,10 @@ def test_the_bundle_fits_the_download_budget(bundle):
     assert size < 1_000_000_000, f"unpacked bundle is {size / 1e6:.0f} MB"
     for name in ("stemma", "stemma-app", "demo_song.flac", "stemma.desktop", "stemma.png"):
         assert (bundle.folder / name).is_file(), name
-    cuda = [p.name for p in bundle.folder.rglob("*") if CUDA_LIBRARY.search(p.name)]
+    libraries = [p.name for p in bundle.folder.rglob("*")
+                 if p.is_file() and (".so" in p.name or p.suffix in (".dll", ".dylib"))]
+    assert any(name.startswith("libtorch_cpu") for name in libraries)
+    cuda = [name for name in libraries if CUDA_LIBRARY.search(name)]
     assert not cuda, f"the CPU build carries CUDA libraries: {cuda}"
 
 
