@@ -44,7 +44,11 @@ RANKING_METRIC = "usdr_avg"  # dB, from `stemma eval` on held-out songs
 
 
 def shipped_models_dir() -> Path:
-    """``assets/models`` beside the ``engine`` package (source checkout, editable or frozen)."""
+    """``assets/models`` beside the ``engine`` package (source checkout or editable install),
+    or inside the bundle of a frozen build (PyInstaller's ``sys._MEIPASS``, see installer/)."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        return Path(bundle) / "assets" / "models"
     return Path(__file__).resolve().parent.parent / "assets" / "models"
 
 
