@@ -46,10 +46,14 @@ RANKING_METRIC = "usdr_avg"  # dB, from `stemma-lab eval` on held-out songs
 
 
 def shipped_models_dir() -> Path:
-    """Where the shipped models are, by one rule: ``assets/models`` beside the ``engine``
-    package when it is there (a source checkout, an editable install, a frozen app), else the
+    """Where the shipped models are, by one rule: inside the bundle of a frozen build
+    (PyInstaller's ``sys._MEIPASS``, see installer/); else ``assets/models`` beside the
+    ``engine`` package when it is there (a source checkout, an editable install); else the
     installed ``stemma_models`` package data (a wheel: ``pip install .`` puts the same folder
     there, see ``pyproject.toml``)."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        return Path(bundle) / "assets" / "models"
     checkout = Path(__file__).resolve().parent.parent / "assets" / "models"
     if checkout.is_dir():
         return checkout

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # System packages (Debian/Ubuntu) that pip cannot provide. Usage:
-#   scripts/install-system-deps.sh GROUP...   (GROUP: runtime, gui, train, test)
+#   scripts/install-system-deps.sh GROUP...   (GROUP: runtime, gui, train, test, build)
 #     runtime  python3-venv only: the soundfile and PyAV wheels bundle libsndfile and FFmpeg
 #     gui      Qt's X11/EGL libraries, PortAudio (playback)
 #     train    fluidsynth, General MIDI soundfonts, espeak-ng (our song synthesizer)
+#     build    what installer/build.sh needs: objdump (PyInstaller's library analysis), strip,
+#              zstd (the archive)
 #     test     gui + train + ffmpeg (makes MP3/M4A test files) + PulseAudio with its ALSA
 #              plugin (the tests play through a null sink)
 set -euo pipefail
@@ -18,8 +20,9 @@ for group in "${@:-runtime}"; do
     runtime) ;;
     gui) want+=("${gui[@]}") ;;
     train) want+=("${train[@]}") ;;
+    build) want+=(binutils zstd) ;;
     test) want+=("${gui[@]}" "${train[@]}" ffmpeg pulseaudio pulseaudio-utils libasound2-plugins) ;;
-    *) echo "usage: $0 runtime|gui|train|test..." >&2; exit 2 ;;
+    *) echo "usage: $0 runtime|gui|train|test|build..." >&2; exit 2 ;;
   esac
 done
 missing=()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install Stemma into .venv (Python >= 3.11). Usage:
-#   scripts/install.sh [--demo] [--no-gui] [--test] [--train] [--eval] [--demucs] [--roformer]
+#   scripts/install.sh [--demo] [--no-gui] [--cpu] [--test] [--train] [--eval] [--demucs] [--roformer]
 #     --demo    afterwards, separate the bundled demo song and say where the stems went
 #     --no-gui  leave out the desktop app (stemma-app) and its system libraries: a server
+#     --cpu     CPU torch and onnxruntime even where there is an NVIDIA GPU (installer/build.sh)
 #     --test    also install what the test suite needs (includes --train and --eval)
 #     --train   the lab (`stemma-lab`): training tools, the synthesizer's system packages, ONNX export
 #     --eval    the lab's evaluation metrics (`stemma-lab eval`: ViSQOL, DNSMOS, NISQA's runtime)
@@ -12,17 +13,18 @@
 # is installed: the GPU build where an NVIDIA driver is present, the CPU build otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-demo=0; gui=1; extras=(lm); deps=(runtime)  # lm: tokenlm runs its LM loop in torch
+demo=0; gui=1; cpu_only=0; extras=(lm); deps=(runtime)  # lm: tokenlm runs its LM loop in torch
 for arg in "$@"; do
   case "$arg" in
     --demo) demo=1 ;;
     --no-gui) gui=0 ;;
+    --cpu) cpu_only=1 ;;
     --test) extras+=(test); deps+=(test) ;;
     --train) extras+=(train); deps+=(train) ;;
     --eval) extras+=(eval) ;;
     --demucs) extras+=(demucs) ;;
     --roformer) extras+=(roformer) ;;
-    *) echo "usage: $0 [--demo] [--no-gui] [--test] [--train] [--eval] [--demucs] [--roformer]" >&2
+    *) echo "usage: $0 [--demo] [--no-gui] [--cpu] [--test] [--train] [--eval] [--demucs] [--roformer]" >&2
        exit 2 ;;
   esac
 done
@@ -35,7 +37,7 @@ scripts/install-system-deps.sh "${deps[@]}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 
-if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
+if [ "$cpu_only" = 0 ] && command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
   runtime=gpu; other=onnxruntime
 else
   runtime=cpu; other=onnxruntime-gpu

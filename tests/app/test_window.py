@@ -23,7 +23,9 @@ from app.window import MainWindow
 from tests.app.conftest import ARTIFACTS
 from tests.conftest import music
 
-SEPARATE_TIMEOUT = 120_000  # ms
+# a bound for a hung job, not a speed target: tokenlm on the song takes minutes on a loaded
+# 2-core machine (the waits end as soon as the job does)
+SEPARATE_TIMEOUT = 600_000  # ms
 
 
 def drop(window, paths):
