@@ -1,8 +1,9 @@
 """Export from the session (no Qt): stems, the karaoke track, and the current mix.
 
 The remix is rendered by the same ``Mixer.render`` playback uses, with the mixer's current
-gains, so the file is sample for sample what you hear. Everything one export writes is all or
-nothing: a cancel or an error removes the files this export had already finished.
+gains, so the file is sample for sample what you hear. Files are written by the engine's one
+writer (``engine.write_arrays``): all or nothing, so a cancel or an error leaves no new file,
+and a file the export was allowed to replace is replaced only once every file is complete.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import OutputExistsError, save_audio
+from engine import OutputSpec, Stems, write_arrays
 
 from .mixer import Mixer
 from .state import Loop, MixerState
@@ -47,36 +48,19 @@ def export(request: ExportRequest, stems: dict[str, np.ndarray], sample_rate: in
            mixer: MixerState, loop: Loop | None,
            check_cancel: Callable[[], None] = lambda: None,
            on_file: Callable[[int, int, Path], None] | None = None) -> list[Path]:
-    """Write the requested files; returns their paths."""
+    """Write the requested files through the engine's one writer; returns their paths."""
     n_frames = next(iter(stems.values())).shape[-1]
     region = loop.clamp(n_frames) if (request.loop_only and loop) else None
     start, end = (region.start, region.end) if region else (0, n_frames)
-    targets = request.targets()
-    if not request.overwrite:
-        for path in targets.values():
-            if path.exists():
-                raise OutputExistsError("already exists; choose to replace it", path)
-    written: list[Path] = []
-    try:
-        for i, (what, path) in enumerate(targets.items()):
-            check_cancel()
-            if on_file is not None:
-                on_file(i, len(targets), path)
-            if what == "karaoke":
-                audio = sum(a[:, start:end] for n, a in stems.items() if n != "vocals")
-            elif what == "remix":
-                names = list(mixer.stems)
-                sources = np.stack([stems[n] for n in names])
-                channels = sources.shape[1]
-                audio = Mixer(sources, mixer.gains(channels)).render_offline(start, end)
-            else:
-                audio = stems[what][:, start:end]
-            save_audio(path, audio, sample_rate, request.fmt, request.bit_depth,
-                       overwrite=request.overwrite)
-            written.append(path)
-        check_cancel()
-    except BaseException:  # a cancel, an error: take back what this export wrote
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
-    return written
+    part = Stems({name: audio[:, start:end] for name, audio in stems.items()}, sample_rate)
+    arrays: dict[str, np.ndarray] = {name: part[name] for name in request.stems}
+    if request.karaoke:
+        arrays["karaoke"] = part.instrumental()  # the engine knows which stem is sung
+    if request.remix:
+        sources = np.stack([stems[n] for n in mixer.stems])
+        arrays["remix"] = Mixer(sources, mixer.gains(sources.shape[1])).render_offline(start,
+                                                                                      end)
+    spec = OutputSpec(request.fmt, request.bit_depth, request.overwrite)
+    reports = write_arrays(arrays, request.targets(), sample_rate, spec,
+                           check_cancel=check_cancel, on_file=on_file)
+    return [report.path for report in reports.values()]

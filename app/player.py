@@ -15,11 +15,11 @@ import numpy as np
 from .mixer import Mixer
 
 log = logging.getLogger(__name__)
-BLOCK = 1024  # frames per callback: a mixer change is heard within one block
+CALLBACK_FRAMES = 1024  # frames per callback: a mixer change is heard within one block
 
 
 class Player:
-    def __init__(self, block_size: int = BLOCK, device: int | str | None = None):
+    def __init__(self, block_size: int = CALLBACK_FRAMES, device: int | str | None = None):
         self.block_size = block_size
         self.device = device
         self.reason: str | None = None  # why playback is unavailable, if it is

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import VOCALS
+
 PROJECT_VERSION = 1
 MIN_DB = -60.0  # fader bottom: treated as silence
 MAX_DB = 12.0
@@ -57,7 +59,7 @@ class MixerState:
                 out[i] = level * np.array([min(1.0, 1 - mix.pan), min(1.0, 1 + mix.pan)])
         return out
 
-    def karaoke(self, vocals: str = "vocals") -> None:
+    def karaoke(self, vocals: str = VOCALS) -> None:
         """Everything but the vocals."""
         self.all_but(vocals)
 

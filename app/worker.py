@@ -1,6 +1,8 @@
 """One worker type for engine jobs: runs a function on Qt's thread pool and reports through
 signals (progress, chunk, finished, failed, cancelled). Workers never touch widgets: signals
-cross to the UI thread as queued events, so the event loop keeps running while they work."""
+cross to the UI thread as queued events, so the event loop keeps running while they work.
+Separations are the engine's job service (``engine.JobRunner``) behind a worker:
+``separation_job`` is the whole adapter."""
 
 from __future__ import annotations
 
@@ -10,12 +12,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from engine import Cancelled, CancelToken, EngineError
+from engine import Cancelled, CancelToken, EngineError, JobEvent, JobRunner, Request
 
 log = logging.getLogger(__name__)
 
 
-class JobSignals(QObject):
+class TaskSignals(QObject):
     progress = Signal(object)  # engine.Progress, or (done, total, text) for exports
     chunk = Signal(int, object)  # first sample, names of the stems that grew
     finished = Signal(object)  # the function's result
@@ -24,8 +26,9 @@ class JobSignals(QObject):
     ended = Signal()  # after whichever of the three above, once its receivers have run
 
 
-class Job(QRunnable):
-    """``fn(job)`` in the pool; ``job.token`` is its cancel token, ``job.signals`` its voice.
+class Task(QRunnable):
+    """``fn(task)`` in the pool; ``task.token`` is its cancel token, ``task.signals`` its voice
+    (a Qt task: separations inside are the engine's jobs, see ``separation_job``).
 
     ``done`` turns true on the UI thread once the outcome (finished, failed or cancelled) has
     been delivered there, so whoever waits on it sees what the outcome changed. (Set on the
@@ -33,13 +36,13 @@ class Job(QRunnable):
     message arrived.)
     """
 
-    def __init__(self, name: str, fn: Callable[[Job], Any]):
+    def __init__(self, name: str, fn: Callable[[Task], Any]):
         super().__init__()
         self.setAutoDelete(False)  # the window keeps the job until it reports back
         self.name = name
         self.fn = fn
         self.token = CancelToken()
-        self.signals = JobSignals()
+        self.signals = TaskSignals()
         self.done = False
         self.signals.ended.connect(self._mark_done)
 
@@ -72,6 +75,26 @@ class Job(QRunnable):
     def cancel(self) -> None:
         self.token.cancel()
 
-    def start(self, pool: QThreadPool | None = None) -> Job:
+    def start(self, pool: QThreadPool | None = None) -> Task:
         (pool or QThreadPool.globalInstance()).start(self)
         return self
+
+
+def separation_job(name: str, runner: JobRunner, request: Request,
+                   store: Callable[[int, dict], None]) -> Task:
+    """A separation by the engine's job service, as a Qt job: its progress events become
+    the ``progress`` signal; each finished piece is handed to ``store(first_sample, blocks)``
+    on the worker thread, then announced by ``chunk`` with the names of the stems that grew.
+    Cancelling the Qt job cancels the service's job (they share the token)."""
+
+    def run(job: Task):
+        def on_event(event: JobEvent) -> None:
+            if event.progress is not None:
+                job.signals.progress.emit(event.progress)
+            elif event.blocks is not None:
+                store(event.first_sample, dict(event.blocks))
+                job.signals.chunk.emit(event.first_sample, list(event.blocks))
+
+        return runner.run(runner.create(request, job.token), on_event)
+
+    return Task(name, run)

@@ -5,7 +5,7 @@
 Two figures per setting: rendered song audio per second (what the synthesizer makes) and crop
 audio per second (what training receives: ``crops_per_song`` crops of 4 s from each song, the
 paper's 48 kHz mono setting). Worker start-up (soundfont loading) is included. The last row
-reads crops from a pre-rendered cache (``stemma synth-songs --training``) instead: the way to
+reads crops from a pre-rendered cache (``stemma-lab synth-songs --training``) instead: the way to
 feed a CPU training run, whose cores the synthesizer would otherwise compete for.
 """
 
@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from torch.utils.data import DataLoader  # noqa: E402
 
-from engine.training.data import DataConfig, FolderStems, SynthStems  # noqa: E402
-from engine.training.testset import write_training_songs  # noqa: E402
+from lab.training.data import DataConfig, FolderStems, SynthStems  # noqa: E402
+from lab.training.testset import write_training_songs  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / "out" / "cache"
 

@@ -3,7 +3,7 @@
     python bench/eval_codec.py --weights runs/codec/codec.safetensors --data test48 \\
         [--onnx assets/models/hcodec-small] [--seconds 10]
 
-``--data`` is a held-out set in the MUSDB layout at 48 kHz (``stemma synth-songs test48
+``--data`` is a held-out set in the MUSDB layout at 48 kHz (``stemma-lab synth-songs test48
 --rate 48000``: test seeds, never trained on). For every song and stem type, a ``--seconds``
 excerpt (mono, where the stem is loudest) is coded and decoded with 1, 4, 8 and 16 levels per
 path and compared with the original: ViSQOL (audio mode, 48 kHz) and the multi-resolution
@@ -25,10 +25,10 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.evaluation.metrics import Visqol  # noqa: E402
-from engine.evaluation.tracks import STEMS, load_tracks  # noqa: E402
-from engine.nn.codec import load_codec  # noqa: E402
-from engine.training.losses import MultiResolutionLoss  # noqa: E402
+from lab.evaluation.metrics import Visqol  # noqa: E402
+from lab.musdb import STEMS, load_tracks  # noqa: E402
+from lab.nn.codec import load_codec  # noqa: E402
+from lab.training.losses import MultiResolutionLoss  # noqa: E402
 
 LEVELS = (1, 4, 8, 16)
 
@@ -118,7 +118,7 @@ def main() -> None:
         rows = [("torch encode", speed(lambda: codec.encode(x), seconds)),
                 ("torch decode", speed(lambda: codec.decode(codes30), seconds))]
     if args.onnx:
-        from engine.codec import NeuralCodec
+        from engine.neural_codec import NeuralCodec
 
         runtime = NeuralCodec(args.onnx, device="cpu")
         c = runtime.encode(x[0].numpy(), cfg.sample_rate)

@@ -4,11 +4,21 @@
     sep = Separator()                        # the best installed model, on the best device
     stems = sep.separate("song.mp3")         # in memory: stems["vocals"] is (C, N) float32
     sep.separate_file("song.mp3", "out/")    # disk to disk, streaming, atomic
+    JobRunner().run(Request("song.mp3", "out/song"))   # the same as a job (ids, events, cancel)
 
 Everything else in the package is internal and may change.
 """
 
-from .api import CancelToken, FileResult, Progress, Separator, Stems, remix_files, track_name
+from .api import (
+    VOCALS,
+    CancelToken,
+    FileResult,
+    Progress,
+    Separator,
+    Stems,
+    remix_files,
+    track_name,
+)
 from .audio_io import AudioInfo, WriteReport
 from .audio_io import probe as probe_audio
 from .audio_io import read as load_audio
@@ -36,12 +46,16 @@ from .errors import (
     UnsupportedFormatError,
     UnsupportedSampleRateError,
 )
-from .models import ModelInfo
+from .jobs import Job, JobEvent, JobRunner, JobState, ModelCache, Request, StemCache
+from .outputs import OutputSpec, write_arrays
+from .registry import ModelInfo
+from .registry import resolve as resolve_model
 
 __all__ = [
     "Separator", "Stems", "Progress", "CancelToken", "FileResult", "ModelInfo",
     "AudioInfo", "WriteReport", "load_audio", "save_audio", "probe_audio", "remix_files",
-    "track_name",
+    "track_name", "VOCALS", "resolve_model", "OutputSpec", "write_arrays",
+    "Request", "JobRunner", "Job", "JobEvent", "JobState", "ModelCache", "StemCache",
     "EngineError", "InvalidArgumentError", "AudioInputError", "AudioNotFoundError",
     "AudioReadError", "EmptyAudioError", "UnsupportedFormatError", "CorruptAudioError",
     "TooManyChannelsError", "UnsupportedSampleRateError", "NonFiniteAudioError", "OutputError",

@@ -14,21 +14,21 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio_io, backends, models
+from . import audio_io, backends, outputs, registry
 from .devices import cuda_available, resolve_device
 from .errors import (
     Cancelled,
-    EngineError,
     InvalidArgumentError,
     NonFiniteAudioError,
-    OutputExistsError,
     TooManyChannelsError,
     UnsupportedSampleRateError,
 )
+from .outputs import OutputSet, OutputSpec
 from .pipeline import StemStream, output_names
 
 log = logging.getLogger(__name__)
 
+VOCALS = "vocals"  # the sung stem, which a karaoke track leaves out
 READ_BLOCK = 1 << 16  # samples per read: small enough for prompt cancel, big enough to be cheap
 PathLike = str | Path
 
@@ -121,7 +121,7 @@ class Stems(Mapping[str, np.ndarray]):
             out += np.float32(gains.get(name, 1.0)) * audio
         return out
 
-    def instrumental(self, vocals: str = "vocals") -> np.ndarray:
+    def instrumental(self, vocals: str = VOCALS) -> np.ndarray:
         """Everything but the vocals: the karaoke track."""
         if f"no_{vocals}" in self._arrays:
             return self._arrays[f"no_{vocals}"].copy()
@@ -133,17 +133,9 @@ class Stems(Mapping[str, np.ndarray]):
              overwrite: bool = False, name_template: str = "{stem}",
              track: str = "") -> dict[str, audio_io.WriteReport]:
         """Write every stem to ``out_dir/<template>.<fmt>``; all files or none."""
-        targets = _targets(Path(out_dir), self._arrays, fmt, name_template, track)
-        with _writers(targets, self.sample_rate, self.n_channels, fmt, bit_depth, overwrite,
-                      self.n_frames) as writers:
-            names = list(writers)
-            for start in range(0, self.n_frames, READ_BLOCK):
-                block = np.stack([self._arrays[n][:, start:start + READ_BLOCK] for n in names])
-                for writer, audio in zip(writers.values(),
-                                         audio_io.quantize_together(block, bit_depth),
-                                         strict=True):
-                    writer.write(audio)
-            return _commit(writers, overwrite)
+        spec = OutputSpec(fmt, bit_depth, overwrite, name_template)
+        paths = outputs.targets(out_dir, list(self._arrays), spec, track)
+        return outputs.write_arrays(self._arrays, paths, self.sample_rate, spec, together=True)
 
     @classmethod
     def load(cls, folder: PathLike) -> Stems:
@@ -174,7 +166,7 @@ def _check_gains(gains: Mapping[str, float], stems: Iterable[str]) -> None:
 
 def known_stems() -> set[str]:
     """Names of the stems installed models write, with their ``no_<stem>`` complements."""
-    stems = {s for m in models.list_models() for s in m.stems}
+    stems = {s for m in registry.list_models() for s in m.stems}
     return stems | {f"no_{s}" for s in stems}
 
 
@@ -225,70 +217,6 @@ class FileResult:
     def speed(self) -> float:
         """Audio seconds per wall second (10 = ten times faster than real time)."""
         return self.input.duration / max(self.seconds, 1e-9)
-
-
-def _targets(out_dir: Path, names: Sequence[str] | Mapping[str, object], fmt: str,
-             template: str, track: str) -> dict[str, Path]:
-    targets = {}
-    for name in names:
-        try:
-            filename = template.format(stem=name, track=track)
-        except (KeyError, IndexError, ValueError) as err:
-            raise InvalidArgumentError(f"bad name template {template!r}: use {{stem}} and "
-                                       f"{{track}} ({err})") from err
-        targets[name] = out_dir / f"{filename}.{fmt}"
-    if len(set(targets.values())) < len(targets):
-        raise InvalidArgumentError(f"name template {template!r} gives several stems one name")
-    return targets
-
-
-@contextlib.contextmanager
-def _writers(targets: Mapping[str, Path], sample_rate: int, n_channels: int, fmt: str,
-             bit_depth: str, overwrite: bool, expected_frames: int):
-    """Open one atomic writer per target; all are aborted if the block raises."""
-    audio_io.output_subtype(fmt, bit_depth)
-    if not overwrite:  # fail before any work if a target exists
-        for path in targets.values():
-            if path.exists():
-                raise OutputExistsError(
-                    "already exists; pass overwrite (--overwrite) to replace it", path)
-    new_dirs = _missing_dirs(targets.values())
-    try:
-        with contextlib.ExitStack() as stack:
-            writers = {name: stack.enter_context(audio_io.AudioWriter(
-                path, sample_rate, n_channels, fmt, bit_depth, overwrite, expected_frames))
-                for name, path in targets.items()}
-            yield writers
-    except BaseException:
-        for folder in reversed(new_dirs):  # leave no empty folders behind either
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
-
-
-def _missing_dirs(paths: Iterable[Path]) -> list[Path]:
-    """Folders that writing ``paths`` will create, outermost first."""
-    missing: list[Path] = []
-    for path in paths:
-        for folder in reversed(path.parents):
-            if not folder.exists() and folder not in missing:
-                missing.append(folder)
-    return missing
-
-
-def _commit(writers: Mapping[str, audio_io.AudioWriter],
-            overwrite: bool) -> dict[str, audio_io.WriteReport]:
-    """Move every finished file into place; without overwrite, undo all if one fails."""
-    reports: dict[str, audio_io.WriteReport] = {}
-    try:
-        for name, writer in writers.items():
-            reports[name] = writer.commit()
-    except EngineError:
-        if not overwrite:
-            for report in reports.values():
-                report.path.unlink(missing_ok=True)
-        raise
-    return reports
 
 
 def _as_audio(audio: np.ndarray, sample_rate: int | None) -> np.ndarray:
@@ -364,7 +292,7 @@ class Separator:
         if threads is not None and threads < 1:
             raise InvalidArgumentError(f"threads must be at least 1, not {threads}")
         self.threads = threads or min(4, os.cpu_count() or 1)
-        self.model = models.resolve(model)
+        self.model = registry.resolve(model)
         self.device = resolve_device(device, self.model)
         if verify:
             self.model.verify()
@@ -383,9 +311,9 @@ class Separator:
         return self._backend.placement
 
     @staticmethod
-    def models() -> list[models.ModelInfo]:
+    def models() -> list[registry.ModelInfo]:
         """Every installed model (what ``stemma models`` lists)."""
-        return models.list_models()
+        return registry.list_models()
 
     @staticmethod
     def available_devices() -> list[str]:
@@ -479,49 +407,79 @@ class Separator:
         return Stems(dict(zip(outputs, joined, strict=True)), rate)
 
     def separate_file(self, in_path: PathLike, out: PathLike | Mapping[str, PathLike], *,
-                      stems: Sequence[str] | None = None, fmt: str = "wav",
-                      bit_depth: str = "32f", overwrite: bool = False,
-                      name_template: str = "{stem}",
+                      stems: Sequence[str] | None = None, output: OutputSpec | None = None,
+                      span: tuple[float, float | None] | None = None,
                       on_progress: ProgressCallback | None = None,
                       cancel: CancelToken | None = None,
                       on_chunk: ChunkCallback | None = None) -> FileResult:
         """Stream ``in_path`` from disk through the model to files, in bounded memory.
 
-        ``out`` is a folder (files named by ``name_template`` with ``{stem}`` and ``{track}``)
-        or a mapping from output name to file path. Files appear only when all are finished;
-        on an error or a cancel nothing is left behind and existing files are untouched
-        unless ``overwrite``. ``on_chunk`` sees each piece as it is written.
+        ``out`` is a folder (files named by ``output.name_template`` with ``{stem}`` and
+        ``{track}``) or a mapping from output name to file path; ``output`` says the format,
+        bit depth and whether existing files may be replaced (default: float WAV, never).
+        ``span`` = (start, end) in seconds separates only that part of the song (end None:
+        to the end), as if it were the whole file.
+        Files appear only when all are finished; on an error or a cancel nothing is left
+        behind and existing files are untouched (``engine.outputs``). ``on_chunk`` sees each
+        piece as it is written.
         """
         started = time.perf_counter()
+        spec = output or OutputSpec()
         if isinstance(out, Mapping):
-            outputs = output_names(self.stems, list(out))
-            targets = {name: Path(out[name]) for name in outputs}
+            names = output_names(self.stems, list(out))
+            paths = {name: Path(out[name]) for name in names}
         else:
-            outputs = output_names(self.stems, stems)
-            targets = _targets(Path(out), outputs, fmt, name_template, track_name(in_path))
-        audio_io.output_subtype(fmt, bit_depth)
+            names = output_names(self.stems, stems)
+            paths = outputs.targets(out, names, spec, track_name(in_path))
         with audio_io.open_audio(in_path) as reader:
             info = reader.info
-            reporter = _Reporter(info.sample_rate, info.n_frames, on_progress)
-            stream = self._stream(info.sample_rate, info.n_channels, outputs, cancel, reporter)
-            whole = self._partition(outputs)
-            with _writers(targets, info.sample_rate, info.n_channels, fmt, bit_depth, overwrite,
-                          info.n_frames) as writers:
-                files = list(writers.values())
+            first, last = _span_frames(span, info)
+            reporter = _Reporter(info.sample_rate, last - first, on_progress)
+            stream = self._stream(info.sample_rate, info.n_channels, names, cancel, reporter)
+            whole = self._partition(names)
+            with OutputSet(paths, info.sample_rate, info.n_channels, spec,
+                           last - first) as files:
 
                 def sink(block: np.ndarray) -> None:
-                    mix = stream.last_mix if whole else None  # what these stems sum to
-                    block = audio_io.quantize_together(block, bit_depth, mix)
-                    for writer, audio in zip(files, block, strict=True):
-                        writer.write(audio)
+                    files.write_together(block, stream.last_mix if whole else None)
 
-                self._run(reader.blocks(READ_BLOCK), stream, reporter, sink, cancel, outputs,
-                          on_chunk)
+                blocks = reader.blocks(READ_BLOCK)  # read to its end: the reader then
+                if span is not None:  # checks the length and warns about a cut-off file
+                    blocks = _cut(blocks, first, last)
+                self._run(blocks, stream, reporter, sink, cancel, names, on_chunk)
                 if cancel is not None:
                     cancel.check()
-                reports = _commit(writers, overwrite)
+                reports = files.commit()
         reporter("done")
         return FileResult(info, reports, time.perf_counter() - started)
+
+
+def _span_frames(span: tuple[float, float | None] | None,
+                 info: audio_io.AudioInfo) -> tuple[int, int]:
+    """(first, end) samples of a (start, end) seconds span of the song; the whole song for
+    None. A span outside the song is an error naming the file."""
+    if span is None:
+        return 0, info.n_frames
+    start, end = span
+    first = round(start * info.sample_rate)
+    last = info.n_frames if end is None else min(info.n_frames, round(end * info.sample_rate))
+    if first >= last:
+        raise InvalidArgumentError(f"the range {start:g}-{'end' if end is None else f'{end:g}'}"
+                                   f" s holds no audio: the song is {info.duration:.1f} s long",
+                                   info.path)
+    return first, last
+
+
+def _cut(blocks: Iterable[np.ndarray], first: int, last: int) -> Iterator[np.ndarray]:
+    """The samples [first, last) of a stream of (C, n) blocks."""
+    at = 0
+    for block in blocks:
+        lo, hi = max(first - at, 0), min(block.shape[-1], last - at)
+        if hi > lo:
+            yield block[:, lo:hi]
+        at += block.shape[-1]
+        if at >= last:
+            return
 
 
 def track_name(path: PathLike) -> str:
@@ -531,12 +489,12 @@ def track_name(path: PathLike) -> str:
 
 
 def remix_files(paths: Mapping[str, PathLike], gains: Mapping[str, float], out_path: PathLike,
-                fmt: str | None = None, bit_depth: str = "32f", overwrite: bool = False,
+                output: OutputSpec | None = None,
                 cancel: CancelToken | None = None) -> audio_io.WriteReport:
     """Stream-mix stem files with finite linear ``gains`` (missing: 1.0) into ``out_path``,
-    which may not be one of the stems."""
+    which may not be one of the stems. ``output`` defaults to what the file name asks for."""
     out_path = Path(out_path)
-    fmt = fmt or out_path.suffix.lower().lstrip(".")
+    spec = output or OutputSpec.for_file(out_path)
     _check_gains(gains, paths)
     for path in paths.values():
         if out_path.exists() and os.path.samefile(out_path, path):
@@ -551,8 +509,8 @@ def remix_files(paths: Mapping[str, PathLike], gains: Mapping[str, float], out_p
                     first.sample_rate, first.n_channels, first.n_frames):
                 raise InvalidArgumentError(
                     f"does not match {first.path.name} in rate, channels or length", info.path)
-        with _writers({"mix": out_path}, first.sample_rate, first.n_channels, fmt, bit_depth,
-                      overwrite, first.n_frames) as writers:
+        with OutputSet({"mix": out_path}, first.sample_rate, first.n_channels, spec,
+                       first.n_frames) as out:
             streams = {n: r.blocks(READ_BLOCK) for n, r in readers.items()}
             for blocks in zip(*streams.values(), strict=True):
                 if cancel is not None:
@@ -560,5 +518,5 @@ def remix_files(paths: Mapping[str, PathLike], gains: Mapping[str, float], out_p
                 mix = np.zeros_like(blocks[0])
                 for name, block in zip(streams, blocks, strict=True):
                     mix += np.float32(gains.get(name, 1.0)) * block
-                writers["mix"].write(mix)
-            return _commit(writers, overwrite)["mix"]
+                out.writers["mix"].write(mix)
+            return out.commit()["mix"]

@@ -6,7 +6,7 @@ import importlib.util
 import logging
 
 from .errors import DeviceError, InvalidArgumentError
-from .models import ModelInfo
+from .registry import ModelInfo
 
 log = logging.getLogger(__name__)
 DEVICES = ("auto", "cpu", "cuda")

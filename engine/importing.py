@@ -2,7 +2,7 @@
 
 ``describe(path)`` turns a checkpoint (a file, or a folder holding one) into a model the
 engine runs as it is (``stemma separate --model PATH``); ``add_model(path)`` registers it in
-the user's model folder (``models.user_models_dir()``, ``stemma models add``) with a manifest
+the user's model folder (``registry.user_models_dir()``, ``stemma models add``) with a manifest
 that records every file's sha256, the architecture, stems, sample rate and provenance (the
 path it came from, when it was added); ``remove_model(name)`` takes it out again.
 
@@ -51,7 +51,7 @@ from .errors import (
     ModelNotFoundError,
     UnknownModelFormatError,
 )
-from .models import (
+from .registry import (
     FORMAT_VERSION,
     MANIFEST,
     ModelInfo,

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.models import write_manifest
-from engine.nn.bandsplit import STEMS, BandSplitConfig, BandSplitRoFormer
 from engine.nn.serialization import load_module, save_model
+from engine.registry import write_manifest
+from lab.musdb import STEMS
+from lab.nn.bandsplit import BandSplitConfig, BandSplitRoFormer
 
 OPSET = 18
 
@@ -74,14 +75,14 @@ def package(model: BandSplitRoFormer, folder: Path, name: str, description: str 
         metrics=metrics or {})
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("weights", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--name", required=True)
     parser.add_argument("--description", default="")
     parser.add_argument("--check", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     print(f"wrote {package(load_masks(args.weights), args.out, args.name, args.description)}")
     if args.check:
         error = check(load_masks(args.out / "masks.safetensors"), args.out / "model.onnx")

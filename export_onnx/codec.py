@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.models import write_manifest
-from engine.nn.codec import Codec, inference_state, load_codec
 from engine.nn.serialization import save_model
+from engine.registry import write_manifest
+from lab.nn.codec import Codec, inference_state, load_codec
 
 OPSET = 18
 
@@ -121,14 +121,14 @@ def package(codec: Codec, folder: Path, name: str, description: str = "",
         metrics=metrics or {})
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("weights", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--name", help="also write manifest.json: an installable codec")
     parser.add_argument("--description", default="")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     codec = load_codec(args.weights)
     if args.name:
         print(f"wrote {package(codec, args.out, args.name, args.description)}")

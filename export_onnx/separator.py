@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.models import write_manifest
 from engine.nn.layout import TRACKS
-from engine.nn.separator import TokenSeparator, load_separator
 from engine.nn.serialization import save_model
+from engine.registry import write_manifest
+from lab.nn.tokenlm import TokenSeparator, load_separator
 
 OPSET = 18
 
@@ -72,15 +72,15 @@ def package(model: TokenSeparator, folder: Path, name: str, codec: str,
         metrics=metrics or {})
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("weights", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--name", required=True)
     parser.add_argument("--codec", required=True, help="the codec these tokens belong to")
     parser.add_argument("--description", default="")
     parser.add_argument("--check", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     model = load_separator(args.weights)
     print(f"wrote {package(model, args.out, args.name, args.codec, args.description)}")
     if args.check:

@@ -5,8 +5,8 @@
 #     --no-gui  leave out the desktop app (stemma-app) and its system libraries: a server
 #     --cpu     CPU torch and onnxruntime even where there is an NVIDIA GPU (installer/build.sh)
 #     --test    also install what the test suite needs (includes --train and --eval)
-#     --train   training tools (the synthesizer's system packages, ONNX export)
-#     --eval    evaluation metrics (ViSQOL, DNSMOS, NISQA's runtime)
+#     --train   the lab (`stemma-lab`): training tools, the synthesizer's system packages, ONNX export
+#     --eval    the lab's evaluation metrics (`stemma-lab eval`: ViSQOL, DNSMOS, NISQA's runtime)
 #     --demucs  run Demucs/HTDemucs checkpoints you add (`stemma models add`): the demucs package
 #     --roformer  run BS-/Mel-RoFormer checkpoints you add: YAML configs, librosa's mel bands
 # onnxruntime and onnxruntime-gpu install the same module and break each other, so exactly one
@@ -56,6 +56,9 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 "${pip[@]}" -e ".[$(IFS=,; echo "${extras[*]}")]"
 echo "stemma: installed into .venv (onnxruntime build: $runtime); run .venv/bin/stemma --help"
+case " ${extras[*]} " in
+  *" train "* | *" test "*) echo "stemma: the lab is .venv/bin/stemma-lab (train, eval, export ...)" ;;
+esac
 [ "$gui" = 1 ] && echo "stemma: the desktop app is .venv/bin/stemma-app"
 
 if [ "$demo" = 1 ]; then

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from engine import save_audio
-from engine.training.synth import STEMS, Synthesizer
+from lab.training.synth import STEMS, Synthesizer
 
 SEED, STYLE, SECONDS, RATE = 6, "pop", 24.0, 44100
 OUT = Path(__file__).resolve().parent.parent / "assets" / "demo" / "demo_song.flac"

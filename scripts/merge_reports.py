@@ -1,4 +1,4 @@
-"""Merge ``stemma eval`` reports of disjoint song sets into one report (the same tables,
+"""Merge ``stemma-lab eval`` reports of disjoint song sets into one report (the same tables,
 JSON and charts), so a long evaluation can run as shards on several cores or machines.
 
     python scripts/merge_reports.py --out report/ report_a/ report_b/
@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.evaluation.report import write  # noqa: E402
-from engine.evaluation.run import Report, Row  # noqa: E402
+from lab.evaluation.report import write  # noqa: E402
+from lab.evaluation.run import Report, Row  # noqa: E402
 
 
 def merge(shards: list[dict], data: str) -> Report:
@@ -45,7 +45,7 @@ def merge(shards: list[dict], data: str) -> Report:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("shards", type=Path, nargs="+", help="report folders of stemma eval")
+    parser.add_argument("shards", type=Path, nargs="+", help="report folders of stemma-lab eval")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--data", default="", help="how to name the merged data set")
     args = parser.parse_args()

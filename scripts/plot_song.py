@@ -2,7 +2,7 @@
 
     python scripts/plot_song.py [--seed SEED] [--out PATH]
 
-The default seed is song 0 of held-out test set 0 (what `stemma synth-songs OUT` writes first).
+The default seed is song 0 of held-out test set 0 (what `stemma-lab synth-songs OUT` writes first).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from engine.dsp.stft import stft  # noqa: E402
-from engine.training.synth import STEMS, Synthesizer  # noqa: E402
-from engine.training.testset import test_seed  # noqa: E402
+from lab.training.synth import STEMS, Synthesizer  # noqa: E402
+from lab.training.testset import test_seed  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "synth_song_stems.png"
 

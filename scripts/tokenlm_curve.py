@@ -22,9 +22,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import Separator  # noqa: E402
-from engine.evaluation.metrics import sdr  # noqa: E402
-from engine.evaluation.tracks import STEMS, load_tracks  # noqa: E402
-from engine.nn.separator import load_separator  # noqa: E402
+from lab.evaluation.metrics import sdr  # noqa: E402
+from lab.musdb import STEMS, load_tracks  # noqa: E402
+from lab.nn.tokenlm import load_separator  # noqa: E402
 
 
 def use_snapshot(separator: Separator, path: Path) -> None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # How the shipped hcodec-small and tokenlm models were made (issues 5 and 6), start to end,
-# on a 2-core CPU (no GPU was lent): data, codec, tokens, separators, packaging, evaluation.
+# on a 2-core CPU without a GPU: data, codec, tokens, separators, packaging, evaluation.
 # Every step skips or resumes what is already there, so a rerun continues after a stop.
 #
 #   bash scripts/install.sh --train --eval        # first
@@ -12,13 +12,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-work}
-S=.venv/bin/stemma
+L=.venv/bin/stemma-lab
 mkdir -p "$W"
 
 # --- data: 500 training songs at 48 kHz (seeds below the test range), held-out sets -------
 for part in 1 2; do
   [ -f "$W/train48_$part/songs.json" ] ||
-    $S synth-songs "$W/train48_$part" --training --seed $part --songs 250 --rate 48000 -q
+    $L synth-songs "$W/train48_$part" --training --seed $part --songs 250 --rate 48000 -q
 done
 mkdir -p "$W/train48"  # one folder of all 500 songs
 for part in 1 2; do
@@ -26,43 +26,43 @@ for part in 1 2; do
     ln -sfn "$(realpath "$song")" "$W/train48/${part}_$(basename "$song")"
   done
 done
-[ -f "$W/val48/songs.json" ] || $S synth-songs "$W/val48" --songs 10 --seed 2 --rate 48000 -q
-[ -f "$W/test48/songs.json" ] || $S synth-songs "$W/test48" --songs 10 --seed 1 --rate 48000 -q
-[ -f "$W/testset20/songs.json" ] || $S synth-songs "$W/testset20" --songs 20 --seed 0 -q
+[ -f "$W/val48/songs.json" ] || $L synth-songs "$W/val48" --songs 10 --seed 2 --rate 48000 -q
+[ -f "$W/test48/songs.json" ] || $L synth-songs "$W/test48" --songs 10 --seed 1 --rate 48000 -q
+[ -f "$W/testset20/songs.json" ] || $L synth-songs "$W/testset20" --songs 20 --seed 0 -q
 
 # --- codec (issue 5): the loudest 9 s of every stem of every song, lossless -----------------
 [ -f "$W/clips_train.npz" ] ||
-  $S pack-clips "$W/train48" "$W/clips_train.npz" --seconds 9 --format flac
+  $L pack-clips "$W/train48" "$W/clips_train.npz" --seconds 9 --format flac
 [ -f "$W/clips_val.npz" ] ||
-  $S pack-clips "$W/val48" "$W/clips_val.npz" --seconds 4.4 --format flac
-$S train codec --preset small --data "$W/clips_train.npz" --val-data "$W/clips_val.npz" \
+  $L pack-clips "$W/val48" "$W/clips_val.npz" --seconds 4.4 --format flac
+$L train codec --preset small --data "$W/clips_train.npz" --val-data "$W/clips_val.npz" \
   --out "$W/codec" --batch-size 8 --lr 1e-3 --warmup 300 --teacher-steps 2000 \
   --minutes 170 --ckpt-every 250 --log-every 25
 # (the shipped run was stopped by a machine restart at step 3525, 1 h 47 min in; its best
 # validation checkpoint, step 3500, is what ships)
-.venv/bin/python -m export_onnx.codec "$W/codec/codec_best.safetensors" \
+$L export codec "$W/codec/codec_best.safetensors" \
   assets/models/hcodec-small --name hcodec-small --check \
   --description "Dual-path neural audio codec (HCodec structure): 48 kHz mono, 12.5 Hz, 2 x 16 x 1024 RVQ; trained on synthesized stems"
 
 # --- tokens: every training song once, unaugmented; the validation songs ----------------
 CODEC=assets/models/hcodec-small/codec.safetensors
-$S train separator --prepare --data "$W/train48" --codec-weights $CODEC \
+$L tokenize --data "$W/train48" --codec-weights $CODEC \
   --tokens "$W/tokens" --variants 1
-$S train separator --prepare --data "$W/val48" --codec-weights $CODEC \
+$L tokenize --data "$W/val48" --codec-weights $CODEC \
   --tokens "$W/tokens_val" --variants 1
 
 # --- separators (issue 6): the paper's sequential model and ablation A3, side by side ------
 # one thread each: two single-threaded runs on two cores do more work than two sharing both
 common=(--preset small --tokens "$W/tokens" --val-tokens "$W/tokens_val" --batch-size 8
         --lr 7e-4 --warmup 150 --minutes 85 --ckpt-every 250 --log-every 25)
-OMP_NUM_THREADS=1 $S train separator "${common[@]}" --out "$W/sep" > "$W/sep.log" 2>&1 &
-OMP_NUM_THREADS=1 $S train separator "${common[@]}" --parallel --out "$W/sep_a3" \
+OMP_NUM_THREADS=1 $L train tokenlm "${common[@]}" --out "$W/sep" > "$W/sep.log" 2>&1 &
+OMP_NUM_THREADS=1 $L train tokenlm "${common[@]}" --parallel --out "$W/sep_a3" \
   > "$W/sep_a3.log" 2>&1 &
 wait
-.venv/bin/python -m export_onnx.separator "$W/sep/separator_best.safetensors" \
+$L export tokenlm "$W/sep/separator_best.safetensors" \
   assets/models/tokenlm --name tokenlm --codec hcodec-small --check \
   --description "Token language-model separator (Conformer prefix, LLaMA decoder, KV cache across stems), Wiener-refined on the mixture; trained on synthesized songs"
-.venv/bin/python -m export_onnx.separator "$W/sep_a3/separator_best.safetensors" \
+$L export tokenlm "$W/sep_a3/separator_best.safetensors" \
   "$W/tokenlm-a3" --name tokenlm-a3 --codec hcodec-small --check \
   --description "Ablation A3: parallel decoding with track-specific heads (not shipped)"
 
@@ -81,7 +81,7 @@ for song in $(ls -d "$W/testset20"/*/ | sort | head -10); do
   i=$((i + 1))
 done
 for part in a b; do
-  OMP_NUM_THREADS=1 $S eval --data "$W/test10$part" --out "$W/report_$part" --model classic \
+  OMP_NUM_THREADS=1 $L eval --data "$W/test10$part" --out "$W/report_$part" --model classic \
     --model tokenlm --model tokenlm:refine=false --model "$W/tokenlm-a3:refine=false" \
     ${NISQA_WEIGHTS:+--nisqa-weights "$NISQA_WEIGHTS"} &
 done

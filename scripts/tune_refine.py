@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import Separator  # noqa: E402
 from engine.backends.tokenlm import RefineConfig, wiener_refine  # noqa: E402
-from engine.evaluation.metrics import sdr  # noqa: E402
-from engine.evaluation.tracks import STEMS, load_tracks  # noqa: E402
+from lab.evaluation.metrics import sdr  # noqa: E402
+from lab.musdb import STEMS, load_tracks  # noqa: E402
 
 GRID = {"prior_frames": (1, 3, 7), "prior_bins": (1, 3, 7), "prior_power": (0.5, 0.75, 1.0)}
 

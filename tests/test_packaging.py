@@ -30,3 +30,57 @@ def test_this_environment_has_at_most_one_onnxruntime():
 def test_console_script_points_at_the_cli():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["stemma"] == "engine.cli:main"
+
+
+def test_stemma_lab_is_its_own_command():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["stemma-lab"] == "lab.cli:main"
+
+
+def test_every_package_folder_goes_into_the_wheel():
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts)
+             for top in ("engine", "app", "lab", "export_onnx")
+             for p in (ROOT / top).rglob("__init__.py")}
+    assert found <= listed, f"not in [tool.setuptools] packages: {sorted(found - listed)}"
+
+
+def test_runtime_extras_pull_no_training_package():
+    """What only the lab needs (ONNX export, plotting, metrics) stays out of what users
+    install: the base dependencies and every runtime extra."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    lab_only = (_names(extras["train"]) | _names(extras["eval"])) - {"torch"}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = _names(project["dependencies"])
+    for extra in ("cpu", "gpu", "lm", "gui", "demucs", "roformer"):
+        runtime |= _names(extras[extra])
+    assert not runtime & lab_only, f"runtime installs lab packages: {runtime & lab_only}"
+
+
+def test_readme_layout_names_every_module_and_folder():
+    readme = (ROOT / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("```")[1]
+    tracked = {p.name for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith(".")
+               and any(p.rglob("*")) and p.name not in ("build", "dist", "installer")
+               and not p.name.endswith(".egg-info")}
+    missing = [f"{d}/" for d in sorted(tracked) if f"\n{d}/" not in layout]
+    for top in ("app", "engine", "lab"):
+        for child in sorted((ROOT / top).iterdir()):
+            if child.name.startswith("__") or child.name == "__pycache__":
+                continue
+            name = child.name if child.suffix == ".py" else f"{child.name}/"
+            if child.is_dir() and not (child / "__init__.py").exists():
+                continue
+            if name not in layout:
+                missing.append(f"{top}/{name}")
+    assert not missing, f"README Layout does not name: {missing}"
+
+
+def test_the_runtime_never_imports_the_lab_is_a_contract():
+    """lint-imports (a gate in scripts/test.sh) enforces it; this keeps the contract there."""
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+        "contracts"]
+    assert any(c["type"] == "forbidden" and set(c["source_modules"]) >= {"engine", "app"}
+               and set(c["forbidden_modules"]) >= {"lab", "export_onnx"} for c in contracts)

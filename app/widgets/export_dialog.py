@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from engine import VOCALS
+
 from ..exporting import ExportRequest
 
 DEPTHS = {"wav": ["32f", "24", "16"], "flac": ["24", "16"]}
@@ -34,7 +36,7 @@ class ExportDialog(QDialog):
         self.track = track
         self.stem_boxes = {name: QCheckBox(name.capitalize(), checked=True) for name in stems}
         self.karaoke = QCheckBox("Karaoke (everything but the vocals)",
-                                 checked=False, enabled="vocals" in stems)
+                                 checked=False, enabled=VOCALS in stems)
         self.remix = QCheckBox("Current mix (the mixer as you hear it)", checked=False)
         self.loop_only = QCheckBox("Loop region only", checked=False, enabled=has_loop)
         self.format = QComboBox()

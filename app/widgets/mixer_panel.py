@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import VOCALS
+
 from ..state import MAX_DB, MIN_DB, MixerState
 from .lanes import COLOURS
 
@@ -197,7 +199,7 @@ class MixerPanel(QWidget):
         self.changed.emit()
 
     def karaoke(self) -> None:
-        if self.state is not None and "vocals" in self.state.stems:
+        if self.state is not None and VOCALS in self.state.stems:
             self.state.karaoke()
             self._apply()
 

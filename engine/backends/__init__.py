@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import ModelError
-from ..models import ModelInfo
+from ..registry import ModelInfo
 from .base import Backend, ChunkPlan
+from .options import ClassicOptions, parse
 
 
 def _classic(info: ModelInfo, device: str, options: dict) -> Backend:
     from .classic import ClassicBackend, ClassicConfig
 
+    parse(ClassicOptions, options, "classic", info.folder)  # it has none: any is an error
     try:
         return ClassicBackend(ClassicConfig(**info.params), info.sample_rate)
     except TypeError as err:

@@ -14,56 +14,21 @@ model's training crops (attention spans the whole window it sees).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-
 import numpy as np
 
 from ..dsp.stft import istft, stft
 from ..dsp.wiener import wiener
-from ..errors import InvalidArgumentError, ModelError
-from ..models import ModelInfo
+from ..errors import ModelError
 from ..onnx_runtime import Session
+from ..registry import ModelInfo
 from .base import Backend, CheckCancel, ChunkPlan, OnFraction
-
-
-@dataclass(frozen=True)
-class BandSplitOptions:
-    """Run-time settings (manifest ``params``, overridden by users' options)."""
-
-    n_fft: int = 4096  # the model's STFT (fixed by its training)
-    hop: int = 1024
-    chunk_s: float = 2.5  # new audio per chunk
-    context_s: float = 0.25  # on each side (plus half the crossfade): windows of 3.25 s,
-    #                          about the model's 3 s training crops
-    wiener: bool = True  # multichannel Wiener step after the masks
-    spatial_frames: int = 43  # Wiener covariances averaged over ~1 s
-
-    @classmethod
-    def parse(cls, params: dict, where) -> BandSplitOptions:
-        known = {f.name: f.type for f in fields(cls)}
-        unknown = sorted(set(params) - set(known))
-        if unknown:
-            raise InvalidArgumentError(
-                f"unknown option {', '.join(unknown)} for a bandsplit model (it takes "
-                f"{', '.join(known)})", where)
-        try:
-            return cls(**{k: _cast(v, type(getattr(cls, k))) for k, v in params.items()})
-        except (TypeError, ValueError) as err:
-            raise InvalidArgumentError(f"invalid option value ({err})", where) from err
-
-
-def _cast(value, kind: type):
-    if kind is bool and isinstance(value, str):
-        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-            raise ValueError(f"{value!r} is not true or false")
-        return value.lower() in ("true", "1", "yes")
-    return kind(value)
+from .options import BandSplitOptions, parse
 
 
 class BandSplitBackend(Backend):
     def __init__(self, info: ModelInfo, device: str, options: dict | None = None):
-        params = {k: v for k, v in info.params.items() if k not in ("kind",)}
-        self.options = BandSplitOptions.parse({**params, **(options or {})}, info.folder)
+        self.options = parse(BandSplitOptions, {**info.params, **(options or {})}, "bandsplit",
+                             info.folder)
         self.stems = tuple(info.stems)
         if info.sample_rate is None:
             raise ModelError("a bandsplit model's manifest must give its sample_rate",

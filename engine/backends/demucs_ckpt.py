@@ -17,7 +17,6 @@ random shifts, so output is deterministic). Mono input goes in as two equal chan
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -25,26 +24,18 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelConfigError, ModelError
-from ..models import ModelInfo
+from ..registry import ModelInfo
 from .base import Backend, CheckCancel, ChunkPlan, OnFraction
 from .foreign import (
     from_model,
     load_state_strict,
-    parse_options,
     require,
     to_model,
     torch_device,
     torch_placement,
     window_plan,
 )
-
-
-@dataclass(frozen=True)
-class DemucsOptions:
-    """Run-time settings (users' options)."""
-
-    context_s: float = 1.0  # real signal on each side of a chunk's core
-    crossfade_s: float = 0.5
+from .options import DemucsOptions, parse
 
 
 def model_classes(where: Path | None = None) -> dict[str, type]:
@@ -133,7 +124,7 @@ def build(path: Path):
 
 class DemucsBackend(Backend):
     def __init__(self, info: ModelInfo, device: str, options: dict | None = None):
-        self.options = parse_options(DemucsOptions, options or {}, "demucs", info.folder)
+        self.options = parse(DemucsOptions, options or {}, "demucs", info.folder)
         require("demucs", "demucs", "a Demucs model", info.folder)
         from demucs.apply import BagOfModels
 

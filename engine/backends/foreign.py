@@ -2,7 +2,6 @@
 ``roformer``; see ``engine.importing`` for how such weights are recognised and added).
 
 - ``require``: import an optional package, or say which extra installs it.
-- ``parse_options``: strict run-time options: an unknown or ill-typed option is an error.
 - ``window_plan`` and ``run_tiled``: a model that sees a fixed window of samples, run on the
   engine's chunks (normally one window each; any length works).
 - ``to_model`` and ``from_model``: mono input through a stereo model, stereo through a mono one.
@@ -14,13 +13,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import DeviceError, InvalidArgumentError, MissingExtraError, ModelConfigError
+from ..errors import DeviceError, MissingExtraError, ModelConfigError
 from .base import CheckCancel, ChunkPlan, OnFraction
 
 
@@ -34,29 +32,6 @@ def require(module: str, extra: str, what: str, where: Path | None = None) -> An
             f"{what} needs the '{package}' package, which is not installed: install the {extra} "
             f"extra (pip install 'stemma[{extra}]', or scripts/install.sh --{extra})",
             where) from err
-
-
-def parse_options(cls: type, values: dict, what: str, where: Path | None = None):
-    """``cls(**values)`` for a frozen options dataclass, each value cast to its field's type
-    (strings from the command line: "true", "0.5" ...); unknown names are errors."""
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise InvalidArgumentError(f"unknown option {', '.join(unknown)} for a {what} model "
-                                   f"(it takes {', '.join(known)})", where)
-    try:
-        return cls(**{k: _cast(v, type(known[k].default)) for k, v in values.items()})
-    except (TypeError, ValueError) as err:
-        raise InvalidArgumentError(f"invalid option value for a {what} model ({err})",
-                                   where) from err
-
-
-def _cast(value: Any, kind: type) -> Any:
-    if kind is bool and isinstance(value, str):
-        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-            raise ValueError(f"{value!r} is not true or false")
-        return value.lower() in ("true", "1", "yes")
-    return kind(value)
 
 
 # --- fixed-window models ---------------------------------------------------------------

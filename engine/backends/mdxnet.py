@@ -18,21 +18,13 @@ import numpy as np
 import scipy.fft
 
 from ..errors import ModelConfigError
-from ..models import ModelInfo
 from ..onnx_runtime import Session
+from ..registry import ModelInfo
 from .base import Backend, CheckCancel, ChunkPlan, OnFraction
-from .foreign import from_model, parse_options, run_tiled, to_model, window_plan
+from .foreign import from_model, run_tiled, to_model, window_plan
+from .options import MdxOptions, parse
 
 N_LOW_BINS_ZEROED = 3
-
-
-@dataclass(frozen=True)
-class MdxOptions:
-    """Run-time settings (users' options)."""
-
-    denoise: bool = False  # average with the model's output for the negated input
-    context_s: float = 0.5  # real signal on each side of a chunk's core
-    crossfade_s: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -81,7 +73,7 @@ def istft(spec: np.ndarray, n_fft: int, hop: int, length: int) -> np.ndarray:
 
 class MdxNetBackend(Backend):
     def __init__(self, info: ModelInfo, device: str, options: dict | None = None):
-        self.options = parse_options(MdxOptions, options or {}, "mdxnet", info.folder)
+        self.options = parse(MdxOptions, options or {}, "mdxnet", info.folder)
         values = {k: info.params[k] for k in ("n_fft", "dim_f", "dim_t", "hop", "compensate")
                   if k in info.params}
         try:

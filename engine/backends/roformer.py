@@ -9,19 +9,17 @@ Weights load strictly: every key of the network must be in the checkpoint with i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import ModelConfigError, ModelError
-from ..models import ModelInfo
+from ..registry import ModelInfo
 from .base import Backend, CheckCancel, ChunkPlan, OnFraction
 from .foreign import (
     from_model,
     load_state_strict,
-    parse_options,
     require,
     run_tiled,
     to_model,
@@ -29,16 +27,9 @@ from .foreign import (
     torch_placement,
     window_plan,
 )
+from .options import RoformerOptions, parse
 
 STATE_KEYS = ("state", "state_dict", "model_state_dict")  # wrappers some trainers save
-
-
-@dataclass(frozen=True)
-class RoformerOptions:
-    """Run-time settings (users' options)."""
-
-    context_s: float = 1.0  # real signal on each side of a chunk's core
-    crossfade_s: float = 0.5
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -105,7 +96,7 @@ class RoformerBackend(Backend):
         require("torch", "roformer", "a RoFormer model", info.folder)
         from . import roformer_net
 
-        self.options = parse_options(RoformerOptions, options or {}, "roformer", info.folder)
+        self.options = parse(RoformerOptions, options or {}, "roformer", info.folder)
         self.config_path = info.file(info.params["config"])
         checkpoint = info.file(info.params["checkpoint"])
         config = read_config(self.config_path)

@@ -1,4 +1,6 @@
-"""``tokenlm``: the paper's separator as an engine backend (seeds/001, sections 2.2 to 2.5).
+"""``tokenlm``: the paper's separator as an engine backend ("Discrete Token Modeling for
+Multi-Stem Music Source Separation with Language Models", Lyu et al., arXiv:2604.09371,
+sections 2.2 to 2.5).
 
 Per chunk of audio (at 48 kHz; the engine resamples around it):
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.ndimage as ndi
@@ -29,12 +31,13 @@ from ..dsp.filters import mean_time
 from ..dsp.stft import istft, stft
 from ..dsp.wiener import wiener
 from ..errors import ModelError
-from ..models import ModelInfo
 from ..nn.layout import TRACKS, deinterleave
 from ..nn.lm import LMConfig, TokenLM
 from ..nn.serialization import load_model
 from ..onnx_runtime import Session
+from ..registry import ModelInfo
 from .base import Backend, CheckCancel, ChunkPlan, OnFraction
+from .options import TokenLMOptions, parse
 
 log = logging.getLogger(__name__)
 RATE = 48000
@@ -127,23 +130,22 @@ def _fades(n: int) -> np.ndarray:
 
 
 class TokenLMBackend(Backend):
-    stems = TRACKS
-
     def __init__(self, info: ModelInfo, device: str, options: dict | None = None):
-        from ..codec import NeuralCodec
+        from ..neural_codec import NeuralCodec
 
-        params = {**info.params, **(options or {})}
-        self.window_frames = int(params["window_frames"])
-        self.overlap_frames = int(params["overlap_frames"])
-        self.refine = bool(params.get("refine", True))
-        known = {f.name for f in fields(RefineConfig)}
-        self.refine_cfg = RefineConfig(**{k: v for k, v in params.items() if k in known})
-        self.temperature = float(params.get("temperature", 0.0))
-        self.top_k = int(params.get("top_k", 0))
-        self.seed = int(params.get("seed", 0))
-        self.chunk_s = float(params.get("chunk_s", 180.0))
+        o = parse(TokenLMOptions, {**info.params, **(options or {})}, "tokenlm", info.folder)
+        self.stems = tuple(info.stems)
+        if self.stems != TRACKS:
+            raise ModelError(f"a tokenlm model generates {', '.join(TRACKS)} in that order; "
+                             f"the manifest says {', '.join(self.stems)}", info.folder)
+        self.window_frames, self.overlap_frames = o.window_frames, o.overlap_frames
+        self.refine = o.refine
+        self.refine_cfg = RefineConfig(o.prior_frames, o.prior_bins, o.prior_power,
+                                       o.spatial_frames)
+        self.temperature, self.top_k, self.seed, self.chunk_s = (o.temperature, o.top_k,
+                                                                 o.seed, o.chunk_s)
         self.torch_device = torch.device("cuda" if device == "cuda" else "cpu")
-        self.codec = NeuralCodec(params["codec"], device=device)
+        self.codec = NeuralCodec(o.codec, device=device)
         self.frame_samples = self.codec.frame_samples
         self.conditioner = Session(info.file("conditioner.onnx"), device)
         kind, config, state = load_model(info.file("separator.safetensors"))
@@ -153,7 +155,7 @@ class TokenLMBackend(Backend):
         self.lm.load_state_dict({k.removeprefix("lm."): v for k, v in state.items()
                                  if k.startswith("lm.")})
         self.lm.eval().to(self.torch_device)
-        if params.get("compile") and self.torch_device.type == "cuda":
+        if o.compile and self.torch_device.type == "cuda":
             self.lm.decode_one_token = torch.compile(self.lm.decode_one_token)
         log.info("tokenlm: conditioner on %s, codec on %s, LM on %s",
                  self.conditioner.provider, self.codec.provider, self.torch_device)

@@ -1,1 +1,2 @@
-"""Model code only: tensors in, tensors out. Training lives in engine.training."""
+"""Model code that inference runs: tensors in, tensors out. Training, and the networks only
+training needs, live in the lab (``lab``)."""

@@ -1,4 +1,5 @@
-"""The token sequence of the separator LM (seeds/001, Eqs. 1 to 3), as pure functions.
+"""The token sequence of the separator LM (Lyu et al., arXiv:2604.09371, Eqs. 1 to 3), as
+pure functions.
 
 For a window of S codec frames and four tracks (vocals, drums, bass, other):
 

@@ -1,4 +1,5 @@
-"""The decoder-only token language model of the separator (seeds/001, section 2.4).
+"""The decoder-only token language model of the separator (Lyu et al., arXiv:2604.09371,
+section 2.4).
 
 LLaMA architecture (RMSNorm, rotary positions, SwiGLU, no biases), causal over the sequence
 of ``layout.py``. Each code token carries a frame's 16 RVQ indices and all 16 are predicted at

@@ -19,7 +19,7 @@ from app.exporting import ExportRequest
 from app.main import start
 from app.mixer import Mixer
 from app.state import Loop, Project
-from app.window import MainWindow, session_dir
+from app.window import MainWindow
 from tests.app.conftest import ARTIFACTS
 from tests.conftest import music
 
@@ -98,6 +98,19 @@ def test_drop_separate_and_see_four_lanes(qtbot, window, song):
     assert window.grab().save(str(ARTIFACTS / "main_window.png"))
 
 
+def test_model_defaults_to_auto_and_loads_once_for_every_song(qtbot, window, song, tmp_path):
+    """One job service for the window: the second song reuses the loaded model (tokenlm
+    used to reload on every Separate click)."""
+    assert window.toolbar.model == "auto" and window.model_box.currentText() == "auto"
+    open_song(qtbot, window, song)
+    separate(qtbot, window)
+    other = tmp_path / "other.wav"
+    sf.write(other, music(4.0, 44100, 2, seed=5).T, 44100)
+    open_song(qtbot, window, other)
+    separate(qtbot, window)
+    assert window.runner.models.loads == 1
+
+
 def test_stems_fill_in_while_separating_and_original_plays_meanwhile(qtbot, window, tmp_path):
     path = tmp_path / "long.wav"
     sf.write(path, music(50.0, 44100, 2).T, 44100)
@@ -123,7 +136,7 @@ def test_cancel_leaves_no_files_and_empty_lanes(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: window.progress.value() > 0, timeout=SEPARATE_TIMEOUT)
     qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.loaded.track.status == "cancelled", timeout=10_000)
-    out = session_dir(path, window.loaded.track.model)
+    out = window.runner.stem_cache.folder(path, window.loaded.track.model)
     assert not out.exists() or not any(out.iterdir())
     assert "vocals" not in window.loaded.stems
     assert window.view.lanes["vocals"].peaks is None
@@ -283,15 +296,14 @@ def test_without_any_audio_device_the_app_runs_and_says_why(tmp_path):
 def test_separation_runs_off_the_ui_thread(qtbot, window, song):
     open_song(qtbot, window, song)
     threads = []
-    qtbot.mouseClick(window.separate_button, Qt.MouseButton.LeftButton)
-    window.separation.signals.progress.connect(lambda p: None)
-    original = window.separation.fn
+    original = window.runner.run
 
-    def spy(job):
+    def spy(job, on_event=None):  # the job service, as the window's worker calls it
         threads.append(threading.current_thread())
-        return original(job)
+        return original(job, on_event)
 
-    window.separation.fn = spy
+    window.runner.run = spy  # before the click: the worker may start at once
+    qtbot.mouseClick(window.separate_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.loaded.track.status == "separated",
                     timeout=SEPARATE_TIMEOUT)
     assert threads and threads[0] is not threading.main_thread()

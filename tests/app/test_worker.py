@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from app.worker import Job
+from app.worker import Task
 from engine import OutputExistsError
 
 
@@ -16,7 +16,7 @@ def test_a_job_is_done_only_after_its_outcome_reached_the_ui_thread(qtbot):
     """Under load the worker thread used to mark the job done before the queued failure
     reached the UI, and a test read the old status text (issue 11)."""
     heard = []
-    job = Job("export", _fail)
+    job = Task("export", _fail)
     job.signals.failed.connect(heard.append)
     worker = threading.Thread(target=job.run)
     worker.start()
@@ -28,7 +28,7 @@ def test_a_job_is_done_only_after_its_outcome_reached_the_ui_thread(qtbot):
 
 def test_a_finished_job_delivers_its_result_before_it_is_done(qtbot):
     results = []
-    job = Job("sum", lambda job: 1 + 2)
+    job = Task("sum", lambda job: 1 + 2)
     job.signals.finished.connect(results.append)
     job.start()
     qtbot.waitUntil(lambda: job.done, timeout=5000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import types
 
@@ -18,6 +19,7 @@ from engine import (
     ModelIntegrityError,
     ModelNotFoundError,
     OutputExistsError,
+    OutputSpec,
     Separator,
     Stems,
     TooManyChannelsError,
@@ -116,14 +118,14 @@ def test_existing_outputs_are_kept_unless_overwrite(sep, make_wav, tmp_path):
         sep.separate_file(path, out)
     assert (out / "drums.wav").read_bytes() == b"mine"
     assert sorted(p.name for p in out.iterdir()) == ["drums.wav"]  # nothing else written
-    sep.separate_file(path, out, overwrite=True)
+    sep.separate_file(path, out, output=OutputSpec(overwrite=True))
     assert engine.probe_audio(out / "drums.wav").n_frames == 44100
 
 
 def test_name_template(sep, make_wav, tmp_path):
     path, _ = make_wav("My Song.wav", seconds=1.0)
-    sep.separate_file(path, tmp_path, stems=["vocals"], name_template="{track}_{stem}",
-                      fmt="flac", bit_depth="16")
+    sep.separate_file(path, tmp_path, stems=["vocals"],
+                      output=OutputSpec("flac", "16", name_template="{track}_{stem}"))
     assert (tmp_path / "My Song_vocals.flac").is_file()
 
 
@@ -205,3 +207,15 @@ def test_chunks_arrive_in_order_and_make_up_the_result(make_wav):
 
 def test_available_devices_lists_the_cpu():
     assert Separator.available_devices()[0] == "cpu"
+
+
+@pytest.mark.parametrize("model, options, message", [
+    ("classic", {"refine": "false"}, "does not apply to a classic model (it takes no options)"),
+    ("tokenlm", {"refnie": "false"}, "refnie does not apply to a tokenlm model"),
+    ("tokenlm", {"top_k": "many"}, "invalid option value"),
+], ids=["classic-takes-none", "tokenlm-typo", "tokenlm-bad-value"])
+def test_model_options_are_strict(model, options, message):
+    """`stemma-lab eval --model classic:refine=false` used to run classic as if nothing was
+    asked; a misspelt tokenlm option was dropped."""
+    with pytest.raises(InvalidArgumentError, match=re.escape(message)):
+        Separator(model, options=options)

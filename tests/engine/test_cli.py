@@ -141,6 +141,7 @@ def test_stem_subset_and_refusing_to_overwrite(make_wav, tmp_path):
     (["--format", "flac", "--bit-depth", "32f"], "bit depth"),
     (["--device", "cuda"], "CPU only"),
     (["--model", "nonexistent"], "unknown model"),
+    (["--model", "classic", "--raw"], "--raw does not apply to the model 'classic'"),
 ])
 def test_bad_options_are_explained(make_wav, tmp_path, args, message):
     path, _ = make_wav("song.wav", seconds=1.0)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from engine import models
-from engine.nn.codec import load_codec
-from engine.nn.separator import load_separator
+from engine import registry
 from export_onnx.codec import check as check_codec
 from export_onnx.separator import check_conditioner
+from lab.nn.codec import load_codec
+from lab.nn.tokenlm import load_separator
 
-CODECS = {m.name: m for m in models.list_codecs()}
-SEPARATORS = {m.name: m for m in models.list_models()}
+CODECS = {m.name: m for m in registry.list_codecs()}
+SEPARATORS = {m.name: m for m in registry.list_models()}
 
 
 @pytest.mark.parametrize("name", ["classic", "tokenlm"])

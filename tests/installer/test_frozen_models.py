@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from engine import models
+from engine import registry as models
 
 ROOT = Path(__file__).resolve().parents[2]
 

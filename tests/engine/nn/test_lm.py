@@ -9,10 +9,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from engine.nn.conformer import ConformerConfig
 from engine.nn.layout import Layout, build_inputs, deinterleave, interleave, split_tracks
 from engine.nn.lm import LMConfig, TokenLM
-from engine.nn.separator import SeparatorConfig, TokenSeparator
+from lab.nn.conformer import ConformerConfig
+from lab.nn.tokenlm import SeparatorConfig, TokenSeparator
 
 TINY_LM = LMConfig(dim=32, n_layers=2, n_heads=2, hidden=64, dropout=0.0, n_levels=3,
                    codebook_size=8, code_dim=8)

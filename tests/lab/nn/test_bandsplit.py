@@ -1,0 +1,108 @@
+"""The band-split mask model: its bands, its framing against the engine's STFT, the exported
+graph against torch, and separation through the engine with a tiny random model."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from engine import Separator
+from engine.dsp.stft import stft
+from engine.errors import InvalidArgumentError
+from export_onnx.bandsplit import check, package
+from lab.nn.bandsplit import (
+    BandSplitConfig,
+    BandSplitRoFormer,
+    band_edges,
+    separation_loss,
+    spectrogram,
+)
+from tests.conftest import music, residual_db
+
+TINY = replace(BandSplitConfig(), n_fft=512, hop=128, n_bands=8, min_band_bins=2, dim=16,
+               n_layers=1, n_heads=2)
+
+
+def tiny_model() -> BandSplitRoFormer:
+    torch.manual_seed(0)
+    return BandSplitRoFormer(TINY).eval()
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models") / "bandsplit-tiny"
+    package(tiny_model(), folder, "bandsplit-tiny", "a tiny random mask model for tests",
+            params={"chunk_s": 0.5, "context_s": 0.1})
+    return folder
+
+
+@pytest.mark.parametrize("rate,n_fft,n_bands,min_bins", [(44100, 4096, 32, 4),
+                                                          (44100, 2048, 62, 2),
+                                                          (48000, 512, 8, 2)])
+def test_bands_cover_every_bin_once_narrow_at_the_bottom(rate, n_fft, n_bands, min_bins):
+    edges = np.array(band_edges(rate, n_fft, n_bands, min_bins))
+    widths = np.diff(edges)
+    assert edges[0] == 0 and edges[-1] == n_fft // 2 + 1 and len(widths) == n_bands
+    assert widths.min() >= min_bins
+    assert widths[-1] > 4 * widths[0]  # mel-spaced: wide at the top
+
+
+def test_training_frames_are_the_engines_frames():
+    """The network is trained on torch.stft and run on the engine's numpy STFT: they must be
+    the same numbers, frame for frame, or the shipped model sees shifted spectra."""
+    audio = music(0.7, 44100, 2, seed=1)
+    ours = spectrogram(torch.from_numpy(audio)[None], TINY)[0].numpy()  # (C, T, F, 2)
+    engine = stft(audio, TINY.n_fft, TINY.hop)  # (C, T, F)
+    assert ours.shape[:3] == engine.shape
+    assert np.allclose(ours[..., 0] + 1j * ours[..., 1], engine, atol=1e-4)
+
+
+def test_masks_sum_to_one_and_training_reduces_the_loss():
+    model = tiny_model().train()
+    stems = torch.from_numpy(np.stack(list(music_parts_array(1.0).values())))[None]
+    mixture = stems.sum(1)
+    with torch.no_grad():
+        masks = model(spectrogram(mixture, TINY))
+    assert torch.allclose(masks.sum(1), torch.ones_like(masks[:, 0]), atol=1e-5)
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    first = separation_loss(model, mixture, stems)["loss"].item()
+    for _ in range(30):
+        loss = separation_loss(model, mixture, stems)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.8 * first
+
+
+def music_parts_array(seconds: float) -> dict[str, np.ndarray]:
+    from tests.conftest import music_parts
+
+    return {k: v.astype(np.float32) for k, v in music_parts(seconds, 44100, seed=3).items()}
+
+
+def test_exported_graph_matches_the_shipped_weights(tiny_folder):
+    from export_onnx.bandsplit import load_masks
+
+    model = load_masks(tiny_folder / "masks.safetensors")  # fp16-rounded, as packaged
+    assert check(model, tiny_folder / "model.onnx", frames=37) < 1e-4  # another length
+
+
+@pytest.mark.parametrize("wiener", [True, False], ids=["wiener", "masks"])
+@pytest.mark.parametrize("channels", [1, 2], ids=["mono", "stereo"])
+def test_separation_keeps_rate_length_channels_and_sums_to_the_mix(tiny_folder, wiener,
+                                                                   channels):
+    mix = music(2.3, 48000, channels, seed=4)  # another rate than the model's 44.1 kHz
+    stems = Separator(tiny_folder, options={"wiener": wiener}).separate(mix, 48000)
+    assert list(stems) == ["vocals", "drums", "bass", "other"]
+    assert all(s.shape == mix.shape for s in stems.values())
+    assert residual_db(mix, stems.values()) < -80
+
+
+def test_unknown_or_invalid_options_are_errors(tiny_folder):
+    with pytest.raises(InvalidArgumentError, match="refine does not apply to a bandsplit"):
+        Separator(tiny_folder, options={"refine": False})
+    with pytest.raises(InvalidArgumentError, match="invalid option value"):
+        Separator(tiny_folder, options={"wiener": "perhaps"})

@@ -1,0 +1,44 @@
+"""``stemma-lab``: the lab's own command, each trainer with only its own options."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def lab(*args: object) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lab", *map(str, args)], capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.parametrize("trainer, foreign", [
+    ("tokenlm", "--teacher-steps"), ("bandsplit", "--sampled"), ("codec", "--remix")],
+    ids=["tokenlm", "bandsplit", "codec"])
+def test_an_option_of_another_trainer_is_a_usage_error(trainer, foreign):
+    run = lab("train", trainer, foreign, "3", "--steps", "1")
+    assert run.returncode == 2
+    assert f"unrecognized arguments: {foreign}" in run.stderr
+
+
+def test_each_trainer_lists_its_own_options_with_their_meaning():
+    run = lab("train", "codec", "--help")
+    assert run.returncode == 0
+    assert "--teacher-steps" in run.stdout and "BEST-RQ steps" in run.stdout
+    assert "--parallel" not in run.stdout
+
+
+def test_lab_commands_are_no_longer_in_stemma():
+    for command in ("train", "eval", "synth-songs", "pack-clips", "codec"):
+        run = subprocess.run([sys.executable, "-m", "engine", command], capture_output=True,
+                             text=True, timeout=60)
+        assert run.returncode == 2 and "invalid choice" in run.stderr, command
+
+
+@pytest.mark.parametrize("kind, option", [("codec", "--check"), ("tokenlm", "--codec"),
+                                           ("bandsplit", "--name")])
+def test_export_hands_its_arguments_to_the_exporter(kind, option):
+    run = lab("export", kind, "--help")
+    assert run.returncode == 0 and f"stemma-lab export {kind}" in run.stdout
+    assert option in run.stdout
