@@ -29,8 +29,9 @@ CUDA_LIBRARY = re.compile(  # libcudart.so.12, cublas64_12.dll, libtorch_cuda.so
     r"|_(cuda|tensorrt)\.", re.IGNORECASE)
 PAINTED = "of MainWindow"  # Qt's painting log: "Flushing QRegion(...) of MainWindow(...) to ..."
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
-                                reason="the bundle test runs on the Linux CI machine")
+pytestmark = [pytest.mark.bundle,
+              pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                 reason="the bundle test runs on the Linux CI machine")]
 
 
 @dataclass(frozen=True)
