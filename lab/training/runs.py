@@ -87,6 +87,21 @@ def learning_rate(step: int, peak: float, warmup: int, progress: float, floor: f
     return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, lr: float,
+                   clip: torch.nn.Module | list | None = None, max_norm: float = 1.0) -> None:
+    """One update: set every group's learning rate to ``lr``, back-propagate ``loss``, clip the
+    gradient norm of ``clip``'s parameters (a module or a parameter list) to ``max_norm`` when
+    given, and step."""
+    for group in opt.param_groups:
+        group["lr"] = lr
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip is not None:
+        params = clip.parameters() if isinstance(clip, torch.nn.Module) else clip
+        torch.nn.utils.clip_grad_norm_(params, max_norm)
+    opt.step()
+
+
 class RunLog:
     """One JSON object per line in ``path`` (and on stdout), from rank 0 only."""
 

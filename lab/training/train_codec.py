@@ -48,6 +48,7 @@ from .runs import (
     RunLog,
     distributed,
     learning_rate,
+    optimizer_step,
     resume,
     save_checkpoint,
     stop,
@@ -135,12 +136,8 @@ def pretrain_teacher(model: Codec, batches: Iterator[torch.Tensor], cfg: CodecTr
             mel = model._spectrum(next(batches))[1]
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             loss = teacher.masked_prediction_loss(mel)
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(step, cfg.lr, cfg.warmup, step / cfg.teacher_steps,
-                                        floor=0.1)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        optimizer_step(opt, loss, learning_rate(step, cfg.lr, cfg.warmup,
+                                                 step / cfg.teacher_steps, floor=0.1))
         if step % cfg.log_every == 0:
             log_line(phase="teacher", step=step, loss=loss.item(),
                      seconds=time.perf_counter() - start)
@@ -211,13 +208,8 @@ def train_codec(cfg: CodecTrainConfig) -> Path:
             result.semantic_pred.float(), result.semantic_target.float(), dim=-1).mean()
         loss = (cfg.mel_weight * recon["mel"] + cfg.stft_weight * (recon["sc"] + recon["mag"])
                 + cfg.commit_weight * result.commit + cfg.semantic_weight * semantic)
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(step, cfg.lr, cfg.warmup, budget.progress(step),
-                                        floor=0.1)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        opt.step()
+        optimizer_step(opt, loss, learning_rate(step, cfg.lr, cfg.warmup, budget.progress(step),
+                                                 floor=0.1), clip=trainable)
         step += 1
         done += 1
         if step % cfg.log_every == 0:

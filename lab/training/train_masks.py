@@ -40,7 +40,16 @@ from ..nn.bandsplit import (
     waveform,
 )
 from .data import DataConfig, FolderStems
-from .runs import Budget, RunLog, learning_rate, resume, save_checkpoint, train_device, use_bf16
+from .runs import (
+    Budget,
+    RunLog,
+    learning_rate,
+    optimizer_step,
+    resume,
+    save_checkpoint,
+    train_device,
+    use_bf16,
+)
 
 
 @dataclass(frozen=True)
@@ -151,13 +160,9 @@ def train_masks(cfg: MaskTrainConfig) -> Path:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             losses = separation_loss(model, batch["mixture"].to(device),
                                      batch["stems"].to(device))
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(step, cfg.lr, cfg.warmup, budget.progress(step),
-                                        floor=0.05)
-        opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
+        optimizer_step(opt, losses["loss"], learning_rate(step, cfg.lr, cfg.warmup,
+                                                           budget.progress(step), floor=0.05),
+                       clip=model, max_norm=5.0)
         step += 1
         done += 1
         minutes = trained + (time.perf_counter() - start) / 60

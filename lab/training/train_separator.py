@@ -36,6 +36,7 @@ from .runs import (
     RunLog,
     distributed,
     learning_rate,
+    optimizer_step,
     resume,
     save_checkpoint,
     stop,
@@ -128,13 +129,9 @@ def train_separator(cfg: SeparatorTrainConfig) -> Path:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             losses = net(batch["mel"].to(device, non_blocking=True),
                          batch["tracks"].to(device, non_blocking=True), cfg.sampled)
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(step, cfg.lr, cfg.warmup, budget.progress(step),
-                                        floor=0.05)
-        opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, losses["loss"], learning_rate(step, cfg.lr, cfg.warmup,
+                                                           budget.progress(step), floor=0.05),
+                       clip=model)
         step += 1
         done += 1
         if step % cfg.log_every == 0:
