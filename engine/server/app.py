@@ -205,7 +205,8 @@ def create_app(state: ServerState) -> FastAPI:
         try:
             parsed = JobParams(**json.loads(params))
         except (ValueError, TypeError, ValidationError) as err:
-            raise InvalidArgumentError(f"params must be a JSON object of job settings ({err})")
+            raise InvalidArgumentError(f"params must be a JSON object of job settings ({err})"
+                                       ) from None
         suffix = Path(file.filename or "").suffix.lower()
         uploads = state.cache.root / "uploads"
         uploads.mkdir(exist_ok=True)

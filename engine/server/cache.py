@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..registry import ModelInfo, file_sha256
+from ..registry import ModelInfo
 
 log = logging.getLogger(__name__)
 META = "entry.json"
