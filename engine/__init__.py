@@ -46,6 +46,8 @@ from .errors import (
     UnsupportedFormatError,
     UnsupportedSampleRateError,
 )
+from .client import Client as ServerClient
+from .client import read_discovery as read_server_discovery
 from .jobs import Job, JobEvent, JobRunner, JobState, ModelCache, Request, StemCache
 from .outputs import OutputSpec, write_arrays
 from .registry import ModelInfo
@@ -56,6 +58,7 @@ __all__ = [
     "AudioInfo", "WriteReport", "load_audio", "save_audio", "probe_audio", "remix_files",
     "track_name", "VOCALS", "resolve_model", "OutputSpec", "write_arrays",
     "Request", "JobRunner", "Job", "JobEvent", "JobState", "ModelCache", "StemCache",
+    "ServerClient", "read_server_discovery",
     "EngineError", "InvalidArgumentError", "AudioInputError", "AudioNotFoundError",
     "AudioReadError", "EmptyAudioError", "UnsupportedFormatError", "CorruptAudioError",
     "TooManyChannelsError", "UnsupportedSampleRateError", "NonFiniteAudioError", "OutputError",
