@@ -23,6 +23,8 @@ from .audio_io import AudioInfo, WriteReport
 from .audio_io import probe as probe_audio
 from .audio_io import read as load_audio
 from .audio_io import write as save_audio
+from .client import Client as ServerClient
+from .client import read_discovery as read_server_discovery
 from .errors import (
     AudioInputError,
     AudioNotFoundError,
@@ -46,8 +48,6 @@ from .errors import (
     UnsupportedFormatError,
     UnsupportedSampleRateError,
 )
-from .client import Client as ServerClient
-from .client import read_discovery as read_server_discovery
 from .jobs import Job, JobEvent, JobRunner, JobState, ModelCache, Request, StemCache
 from .outputs import OutputSpec, write_arrays
 from .registry import ModelInfo
