@@ -26,6 +26,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
                  args.cancel_grace, args.max_upload_mb)
 
 
+def _worker_main() -> int:
+    from .worker import main
+
+    return main()
+
+
 def _params(args: argparse.Namespace) -> dict:
     params = {"model": args.model, "format": args.format, "start": args.start}
     if args.end is not None:
@@ -95,6 +101,9 @@ def add_commands(sub) -> None:
     p.add_argument("--cancel-grace", type=float, default=3.0, help=argparse.SUPPRESS)
     p.set_defaults(run=cmd_serve)
 
+    p = sub.add_parser("_server-worker")  # what a frozen bundle runs as a worker process
+    p.set_defaults(run=lambda args: _worker_main())
+
     p = sub.add_parser("client", help="talk to a running `stemma serve` (JSON answers)")
     actions = p.add_subparsers(dest="action", required=True)
     actions.add_parser("health")
@@ -115,3 +124,4 @@ def add_commands(sub) -> None:
     d.add_argument("stem", nargs="?", help="default: every stem, into the -o folder")
     d.add_argument("-o", "--output", required=True)
     p.set_defaults(run=cmd_client)
+    sub.metavar = "{" + ",".join(n for n in sub.choices if not n.startswith("_")) + "}"

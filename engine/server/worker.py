@@ -126,13 +126,20 @@ def main() -> int:
 # --- the server's side ----------------------------------------------------------------------------
 
 
+def worker_command() -> list[str]:
+    """This module as a process: ``python -m``, or the frozen ``stemma`` bundle's hidden
+    ``_server-worker`` command (installer/)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "_server-worker"]
+    return [sys.executable, "-m", "engine.server.worker"]
+
+
 class WorkerProcess:
     """One worker process, seen from the server: send messages, read its lines."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "engine.server.worker"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                     bufsize=1)
+        self.proc = subprocess.Popen(worker_command(), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
 
     @property
     def pid(self) -> int:
