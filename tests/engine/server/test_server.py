@@ -128,12 +128,12 @@ def test_bad_settings_are_refused_before_any_work(server, songs):
 
 
 def curl(server, *args: str) -> subprocess.CompletedProcess:
+    assert shutil.which("curl"), "curl is needed (scripts/install-system-deps.sh test)"
     return subprocess.run(["curl", "-sS", "--fail-with-body", "-H",
                            f"Authorization: Bearer {server.token}", *args],
                           capture_output=True, timeout=120, check=True)
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_a_curl_session(server, songs, tmp_path):
     """What docs/server.md shows a plugin author, and what the Reaper script does."""
     body = json.dumps({"input": str(songs["short"]), "model": "classic", "start": 4.0,
