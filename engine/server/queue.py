@@ -100,7 +100,9 @@ class DeviceQueue:
         with self._lock:
             job.cancel_requested = True
             if job is not self.current or self.worker is None:
-                return  # a queued job is dropped when its turn comes
+                if not job.state.finished:  # queued: cancelled now, skipped in its turn
+                    job.set_state(JobState.CANCELLED)
+                return
             worker = self.worker
         worker.send({"op": "cancel", "job": job.id})
         threading.Timer(self.grace, self._kill_if_still, (job, worker)).start()
@@ -113,9 +115,6 @@ class DeviceQueue:
 
     def _loop(self) -> None:
         while (job := self._queue.get()) is not None:
-            if job.cancel_requested:
-                job.set_state(JobState.CANCELLED)
-                continue
             try:
                 self._run(job)
             except Exception as err:  # a bug here must not stop the queue
@@ -126,10 +125,12 @@ class DeviceQueue:
 
     def _run(self, job: ServerJob) -> None:
         with self._lock:
+            if job.cancel_requested:  # cancelled while it waited
+                return
             if self.worker is None:
                 self.worker = WorkerProcess()
             worker, self.current = self.worker, job
-        job.set_state(JobState.RUNNING)
+            job.set_state(JobState.RUNNING)
         request = request_to_json(job.request)
         request["output"] = str(self.cache.work_folder(job.id))
         end = None
@@ -170,7 +171,7 @@ class DeviceQueue:
                 job = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if job is not None:
+            if job is not None and not job.state.finished:
                 job.cancel_requested = True
                 job.set_state(JobState.CANCELLED)
         self._queue.put(None)

@@ -163,9 +163,12 @@ def test_sse_keeps_the_connection_alive_while_a_job_waits(server, songs):
     client = server.client()
     first = client.submit(songs["long"], model="classic", start=3.0)
     second = client.submit(songs["short"], model="classic", start=0.5, end=1.5)
+    third = client.submit(songs["short"], model="classic", start=0.5, end=1.25)
     with client._open("GET", f"/v1/jobs/{second['id']}/events") as stream:
         lines = iter(stream)
         wait_until(lambda: next(lines) == b": keep-alive\n", timeout=60, step=0)
+    assert client.cancel(third["id"])["state"] == "cancelled"  # a queued job: at once
     client.cancel(first["id"])
     assert client.wait(second["id"])["state"] == "done"
     assert client.status(first["id"])["state"] == "cancelled"
+    assert client.status(third["id"])["state"] == "cancelled"
