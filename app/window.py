@@ -33,6 +33,7 @@ from engine import (
 from .files import ExportMixin
 from .playback import PlaybackMixin
 from .player import Player
+from .server_control import ServerControl
 from .session import Loaded, load
 from .spectro import Spectrogram, compute
 from .state import MixerState, Project, TrackState
@@ -117,6 +118,7 @@ class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.playback_label)
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, activated=self.toggle_play)
+        self.server = ServerControl(self)  # Server › Local server, and its status
 
     def _build_toolbar(self) -> None:
         bar = self.toolbar = Toolbar(self.settings, self)

@@ -23,6 +23,8 @@ from .audio_io import AudioInfo, WriteReport
 from .audio_io import probe as probe_audio
 from .audio_io import read as load_audio
 from .audio_io import write as save_audio
+from .client import Client as ServerClient
+from .client import read_discovery as read_server_discovery
 from .errors import (
     AudioInputError,
     AudioNotFoundError,
@@ -56,6 +58,7 @@ __all__ = [
     "AudioInfo", "WriteReport", "load_audio", "save_audio", "probe_audio", "remix_files",
     "track_name", "VOCALS", "resolve_model", "OutputSpec", "write_arrays",
     "Request", "JobRunner", "Job", "JobEvent", "JobState", "ModelCache", "StemCache",
+    "ServerClient", "read_server_discovery",
     "EngineError", "InvalidArgumentError", "AudioInputError", "AudioNotFoundError",
     "AudioReadError", "EmptyAudioError", "UnsupportedFormatError", "CorruptAudioError",
     "TooManyChannelsError", "UnsupportedSampleRateError", "NonFiniteAudioError", "OutputError",

@@ -7,6 +7,8 @@
     stemma models
     stemma models add ~/uvr/models/MDX_Net_Models/UVR-MDX-NET-Inst_HQ_3.onnx --name inst-hq
     stemma models remove inst-hq
+    stemma serve --port 0                        # the local server for DAW plugins
+    stemma client submit song.wav --start 12 --end 20 --wait
 
 Exit codes: 0 all done, 1 some input failed (each failure is one line on stderr naming the file),
 2 bad usage (including an unknown model and a device that is not there), 130 cancelled with Ctrl-C,
@@ -388,6 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_models)
     _models_actions(p.add_subparsers(dest="action"))
+    from .server.commands import add_commands  # serve, client: the local server's commands
+
+    add_commands(sub)
     return parser
 
 

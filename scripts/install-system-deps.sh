@@ -7,7 +7,8 @@
 #     build    what installer/build.sh needs: objdump (PyInstaller's library analysis), strip,
 #              zstd (the archive)
 #     test     gui + train + ffmpeg (makes MP3/M4A test files) + PulseAudio with its ALSA
-#              plugin (the tests play through a null sink)
+#              plugin (the tests play through a null sink) + curl and Lua 5.4 (the local
+#              server's tests drive it with curl and run the Reaper script)
 set -euo pipefail
 runtime=(python3-venv)
 gui=(libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0
@@ -21,7 +22,8 @@ for group in "${@:-runtime}"; do
     gui) want+=("${gui[@]}") ;;
     train) want+=("${train[@]}") ;;
     build) want+=(binutils zstd) ;;
-    test) want+=("${gui[@]}" "${train[@]}" ffmpeg pulseaudio pulseaudio-utils libasound2-plugins) ;;
+    test) want+=("${gui[@]}" "${train[@]}" ffmpeg pulseaudio pulseaudio-utils libasound2-plugins
+                curl lua5.4) ;;
     *) echo "usage: $0 runtime|gui|train|test|build..." >&2; exit 2 ;;
   esac
 done
