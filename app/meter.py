@@ -57,7 +57,7 @@ class LevelMeter(QWidget):
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        top, height = 22.0, self.height() - 30.0
+        top, height = 28.0, self.height() - 36.0
         bar = QRectF(0, top, BAR_WIDTH, height)
         p.fillRect(bar, QColor(theme.PLOT_BACKGROUND))
         if self.level_db > FLOOR_DB:

@@ -84,8 +84,8 @@ QListWidget::item:selected {{ background: #2c3350; color: {TEXT};
     border-left: 3px solid {ACCENT}; }}
 QProgressBar {{ background: {RAISED}; border: none; border-radius: 3px; max-height: 6px; }}
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 3px; }}
-QSlider::groove:vertical {{ background: {RAISED}; width: 4px; border-radius: 2px; }}
-QSlider::groove:horizontal {{ background: {RAISED}; height: 4px; border-radius: 2px; }}
+QSlider::groove:vertical {{ background: #454b58; width: 4px; border-radius: 2px; }}
+QSlider::groove:horizontal {{ background: #454b58; height: 4px; border-radius: 2px; }}
 QSlider::handle:vertical {{ background: {TEXT}; height: 10px; width: 22px;
     margin: 0 -9px; border-radius: 3px; }}
 QSlider::handle:horizontal {{ background: {TEXT}; width: 10px; height: 14px;

@@ -202,10 +202,10 @@ class MainWindow(PlaybackMixin, LanesMixin, ExportMixin, QMainWindow):
         box.open()
         self.refused_box = box
 
-    def _label(self, row: int) -> None:
+    def _label(self, row: int, status: str | None = None) -> None:
         track = self.project.tracks[row]
         item = self.track_list.item(row)
-        item.setText(f"{track.name}\n{track.status}")
+        item.setText(f"{track.name}\n{status or track.status}")
         item.setToolTip(str(track.source))
 
     def _select_row(self, row: int) -> None:
@@ -271,6 +271,8 @@ class MainWindow(PlaybackMixin, LanesMixin, ExportMixin, QMainWindow):
         job = separation_job(f"separate {track.name}", self.runner,
                              self._request_for(track.source), loaded.store)
         job.signals.progress.connect(self._job_progress)
+        job.signals.progress.connect(lambda p, t=track: self._label(
+            self.project.tracks.index(t), f"separating {int(100 * (p.fraction or 0))}%"))
         job.signals.chunk.connect(lambda at, names: self._dirty.update(names))
         job.signals.finished.connect(lambda result, lo=loaded: self._separated(lo, result))
         job.signals.failed.connect(lambda msg, lo=loaded: self._separation_ended(lo, "failed",

@@ -75,15 +75,24 @@ def shoot(app, window, out: Path, name: str) -> None:
 
 def shoot_dialog(app, window, dialog, out: Path, name: str) -> None:
     """The window with the dialog drawn over its centre (offscreen, each is its own image)."""
-    from PySide6.QtGui import QPainter
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QColor, QPainter
 
     settle(app)
     image = window.grab()
     over = dialog.grab()
     painter = QPainter(image)
+    painter.fillRect(image.rect(), QColor(0, 0, 0, 110))  # the window behind a modal dialog
     x = (image.width() - over.width()) // 2
     y = (image.height() - over.height()) // 3
     painter.drawPixmap(x, y, over)
+    title = 28  # px: the title bar a window manager would draw
+    painter.fillRect(x, y - title, over.width(), title, QColor("#2a2e37"))
+    painter.setPen(QColor("#e6e8ee"))
+    painter.drawText(x + 12, y - title, over.width() - 24, title,
+                     Qt.AlignmentFlag.AlignVCenter, dialog.windowTitle())
+    painter.setPen(QColor("#888888"))
+    painter.drawRect(x - 1, y - title - 1, over.width() + 1, over.height() + title + 1)
     painter.end()
     assert image.save(str(out / f"{name}.png")), name
     print(f"{out / name}.png")

@@ -68,7 +68,9 @@ class ExportDialog(QDialog):
         form.addRow("Folder", folder_row)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        export = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        export.setText("Export")
+        export.setObjectName("primary")
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         col = QVBoxLayout(self)

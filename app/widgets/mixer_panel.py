@@ -25,7 +25,7 @@ from ..meter import LevelMeter
 from ..state import MAX_DB, MIN_DB, MixerState
 from .lane_header import STEPS_PER_DB, db_text, small_button
 
-FADER_HEIGHT = 110  # px: long enough to set a gain to a tenth of a dB with the mouse
+FADER_HEIGHT = 96  # px: long enough to set a gain to a tenth of a dB with the mouse
 
 
 def pan_text(pan: float) -> str:
