@@ -17,7 +17,7 @@ from . import theme
 
 FLOOR_DB = -60.0
 TOP_DB = 3.0
-SCALE_DB = (3, 0, -6, -12, -18, -24, -36, -48, -60)
+SCALE_DB = (0, -6, -12, -18, -24, -36, -48, -60)
 HOLD_SECONDS = 1.5  # a peak stays this long before the hold line falls
 FALL_DB_PER_S = 20.0
 BAR_WIDTH = 12
@@ -79,7 +79,7 @@ class LevelMeter(QWidget):
             y = self._y(db, top, height)
             p.drawText(QRectF(BAR_WIDTH + 3, y - 7, SCALE_WIDTH, 14),
                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                       f"+{db}" if db > 0 else str(db))
+                       str(db))
         held = "-inf" if self.held_db == -math.inf else f"{self.held_db:.1f}"
         p.setPen(QColor("#ff6b6b" if self.held_db > -1 else theme.TEXT))
         p.drawText(QRectF(0, 0, self.width(), 16), Qt.AlignmentFlag.AlignCenter, held)

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))  # appended: a PYTHONPATH checkout comes first
 
 SIZE = (1280, 800)
+MAX_BYTES = 350_000  # per PNG: they live in the repository
 SEPARATING_AT = 0.35  # fraction of the song done when the "separating" shot is taken
 # A long folder, as export folders often are: the dialog must show it whole or elided.
 EXPORT_FOLDER = Path.home() / "Music" / "Stemma exports" / "2026 rehearsals" / "Band practice"
@@ -67,10 +68,22 @@ def make_song(seconds: float) -> Path:
     return path
 
 
+def save(pixmap, path: Path) -> None:
+    """PNG; one over ``MAX_BYTES`` (a spectrogram's noise) again in 256 colours."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QImage
+
+    assert pixmap.save(str(path)), path
+    if path.stat().st_size > MAX_BYTES:
+        image = pixmap.toImage().convertToFormat(QImage.Format.Format_Indexed8,
+                                                 Qt.ImageConversionFlag.ThresholdDither)
+        assert image.save(str(path)), path
+    print(path)
+
+
 def shoot(app, window, out: Path, name: str) -> None:
     settle(app)
-    assert window.grab().save(str(out / f"{name}.png")), name
-    print(f"{out / name}.png")
+    save(window.grab(), out / f"{name}.png")
 
 
 def shoot_dialog(app, window, dialog, out: Path, name: str) -> None:
@@ -94,8 +107,7 @@ def shoot_dialog(app, window, dialog, out: Path, name: str) -> None:
     painter.setPen(QColor("#888888"))
     painter.drawRect(x - 1, y - title - 1, over.width() + 1, over.height() + title + 1)
     painter.end()
-    assert image.save(str(out / f"{name}.png")), name
-    print(f"{out / name}.png")
+    save(image, out / f"{name}.png")
 
 
 def main() -> None:
@@ -144,15 +156,17 @@ def run(out: Path, song: Path) -> None:
     window.separation.signals.progress.connect(on_progress)
     wait(app, lambda: window.loaded.track.status != "separating", timeout=600)
     if shots:
-        shots[0].save(str(out / "separating.png"))
-        print(f"{out / 'separating'}.png")
+        save(shots[0], out / "separating.png")
 
     loaded = window.loaded
     window.mixer_panel.strips["drums"].mute.click()
     window.view.set_loop((20.0, 28.0))
     window._set_loop((20.0, 28.0))
-    window._seek_seconds(24.0)
+    window._seek_seconds(22.0)
+    window.toggle_play()  # the meter moves, the playhead runs
+    wait(app, lambda: window.player.position > 23.5 * loaded.sample_rate, timeout=10)
     shoot(app, window, out, "separated")
+    window.stop()
 
     for _name, lane in window.view.lanes.items():
         lane.spectrogram_box.setChecked(True)

@@ -126,10 +126,13 @@ class Lane(QWidget):
         self.image.setVisible(False)
         self.plot.addItem(self.image)
         self.colorbar: pg.ColorBarItem | None = None
-        self.bar_view = pg.GraphicsLayoutWidget()
-        self.bar_view.setBackground(theme.PLOT_BACKGROUND)
-        self.bar_view.setFixedWidth(COLORBAR_WIDTH)
-        self.bar_view.ci.setContentsMargins(0, LABEL_ROOM, 0, LABEL_ROOM)
+        # The colour bar's column; its view is made at the first spectrogram (opening a song
+        # costs no graphics view per lane).
+        self.bar_column = QWidget()
+        self.bar_column.setFixedWidth(COLORBAR_WIDTH)
+        self.bar_column.setStyleSheet(f"background: {theme.PLOT_BACKGROUND}")
+        QVBoxLayout(self.bar_column).setContentsMargins(0, 0, 0, 0)
+        self.bar_view: pg.GraphicsLayoutWidget | None = None
         self.region = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(255, 220, 0, 40))
         self.region.setVisible(False)
         self.plot.addItem(self.region)
@@ -146,7 +149,7 @@ class Lane(QWidget):
         row.addWidget(self.header, 0, 0)
         row.addWidget(self.plot, 0, 1)
         row.addWidget(self.hint, 0, 1)
-        row.addWidget(self.bar_view, 0, 2)
+        row.addWidget(self.bar_column, 0, 2)
         row.setColumnStretch(1, 1)
 
     def _on_click(self, ev) -> None:
@@ -161,6 +164,19 @@ class Lane(QWidget):
             return
         x, y = self.peaks.view(t0, t1, max(100, self.plot.width()))
         self.curve.setData(x, y)
+
+    def clear(self) -> None:
+        """Empty, as a new lane: no audio, the waveform view, no loop, no mix bound."""
+        self.peaks = None
+        self.spectrogram_box.blockSignals(True)
+        self.spectrogram_box.setChecked(False)
+        self.spectrogram_box.blockSignals(False)
+        self.show_spectrogram(None)
+        self.region.setVisible(False)
+        self.header.bind(None)
+        self.set_dimmed(False)
+        self.curve.setData([], [])
+        self.hint.setVisible(self.name != "mixture")
 
     def set_dimmed(self, dimmed: bool) -> None:
         """A lane you do not hear (muted, or another lane soloed) is drawn faint."""
@@ -188,6 +204,10 @@ class Lane(QWidget):
         self.image.setRect(0.0, spec.log2_f_min, n_frames * spec.seconds_per_frame,
                            n_rows * spec.log2_step)
         if self.colorbar is None:
+            self.bar_view = pg.GraphicsLayoutWidget()
+            self.bar_view.setBackground(theme.PLOT_BACKGROUND)
+            self.bar_view.ci.setContentsMargins(0, LABEL_ROOM, 0, LABEL_ROOM)
+            self.bar_column.layout().addWidget(self.bar_view)
             self.colorbar = pg.ColorBarItem(values=(top - 80, top), colorMap="magma",
                                             width=10, label="dB", interactive=False)
             self.colorbar.setImageItem(self.image)
@@ -247,7 +267,12 @@ class SessionView(QWidget):
         self.ruler_box.sigXRangeChanged.connect(lambda *_: self.redraw())
 
     def set_lanes(self, names: list[str]) -> None:
-        """Create lanes for ``names`` (mixture first), dropping any from the last song."""
+        """Lanes for ``names`` (mixture first): the last song's emptied when the names are
+        the same (the usual case, and quicker), else new ones."""
+        if names == list(self.lanes):
+            for lane in self.lanes.values():
+                lane.clear()
+            return
         for lane in self.lanes.values():
             lane.setParent(None)
             lane.deleteLater()

@@ -93,6 +93,13 @@ def test_view_menu_turns_every_lane_into_a_spectrogram(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: window.view.lanes["mixture"].image.isVisible(), timeout=10_000)
     window.menus.actions["waveforms"].trigger()
     assert window.view.lanes["mixture"].curve.isVisible()
+    window.menus.actions["spectrograms"].trigger()
+    qtbot.waitUntil(lambda: window.view.lanes["mixture"].image.isVisible(), timeout=10_000)
+    other = _song(tmp_path, "other", 3.0, seed=9)
+    open_song(qtbot, window, other)  # the same lanes, emptied for the new song
+    mixture = window.view.lanes["mixture"]
+    assert not mixture.image.isVisible() and not mixture.spectrogram_box.isChecked()
+    assert len(mixture.curve.getData()[0]) > 0 and window.view.lanes["drums"].peaks is None
 
 
 def test_recent_files_about_and_the_log(qtbot, window, tmp_path):
