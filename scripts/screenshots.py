@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))  # appended: a PYTHONPATH checkout comes first
 
 SIZE = (1280, 800)
-MAX_BYTES = 350_000  # per PNG: they live in the repository
 SEPARATING_AT = 0.35  # fraction of the song done when the "separating" shot is taken
 # A long folder, as export folders often are: the dialog must show it whole or elided.
 EXPORT_FOLDER = Path.home() / "Music" / "Stemma exports" / "2026 rehearsals" / "Band practice"
@@ -69,15 +68,8 @@ def make_song(seconds: float) -> Path:
 
 
 def save(pixmap, path: Path) -> None:
-    """PNG; one over ``MAX_BYTES`` (a spectrogram's noise) again in 256 colours."""
-    from PySide6.QtCore import Qt
-    from PySide6.QtGui import QImage
-
-    assert pixmap.save(str(path)), path
-    if path.stat().st_size > MAX_BYTES:
-        image = pixmap.toImage().convertToFormat(QImage.Format.Format_Indexed8,
-                                                 Qt.ImageConversionFlag.ThresholdDither)
-        assert image.save(str(path)), path
+    """PNG at full colour, most compressed (a spectrogram's noise still takes ~0.5 MB)."""
+    assert pixmap.save(str(path), "PNG", 0), path
     print(path)
 
 
