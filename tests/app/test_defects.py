@@ -8,36 +8,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import soundfile as sf
 from PySide6.QtGui import QFontMetrics, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from app.spectro import compute
 from app.widgets.export_dialog import ExportDialog
 from app.widgets.lanes import SessionView
-from app.window import MainWindow
+from tests.app.conftest import write_song
 from tests.app.test_window import SEPARATE_TIMEOUT, open_song
 from tests.conftest import music
 
 
-@pytest.fixture
-def window(qtbot, settings, null_sink):
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    yield w
-    w.close()
-
-
-def _song(folder: Path, name: str, seconds: float, seed: int = 3) -> Path:
-    path = folder / f"{name}.wav"
-    sf.write(path, music(seconds, 44100, 2, seed=seed).T, 44100, subtype="PCM_16")
-    return path
-
-
 def test_a_fresh_song_starts_with_the_playhead_at_zero(qtbot, window, tmp_path):
-    first, second = _song(tmp_path, "first", 8.0), _song(tmp_path, "second", 6.0, seed=4)
+    first, second = write_song(tmp_path, "first", 8.0), write_song(tmp_path, "second", 6.0, seed=4)
     open_song(qtbot, window, first)
     window.toggle_play()
     qtbot.waitUntil(lambda: window.player.position > 44100 * 0.5, timeout=5000)
@@ -51,7 +34,7 @@ def test_a_fresh_song_starts_with_the_playhead_at_zero(qtbot, window, tmp_path):
 
 
 def test_an_unseparated_song_is_not_called_queued(qtbot, window, tmp_path):
-    path = _song(tmp_path, "Fresh", 3.0)
+    path = write_song(tmp_path, "Fresh", 3.0)
     open_song(qtbot, window, path)
     text = window.track_list.item(0).text()
     assert "queued" not in text and "not separated" in text
@@ -106,7 +89,7 @@ def test_progress_is_shown_as_a_percentage_beside_the_bar_before_the_end(qtbot, 
                                                                         tmp_path):
     """The engine's progress events reach the window during the job (tokenlm sat at
     "Finishing 0%"), and the percentage is a label beside the bar, not text over its fill."""
-    path = _song(tmp_path, "long", 90.0)
+    path = write_song(tmp_path, "long", 90.0)
     open_song(qtbot, window, path)
     seen = []
     window.separate_button.click()

@@ -4,34 +4,14 @@ recent files, the meter and the stems' colours (issue 17; its defects: test_defe
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
-import soundfile as sf
 from PySide6.QtCore import Qt
 
 from app.meter import HOLD_SECONDS, LevelMeter
 from app.theme import STEM_COLOURS, stem_colour
-from app.window import MainWindow
+from tests.app.conftest import write_song
 from tests.app.test_window import open_song
-from tests.conftest import music
-
-
-@pytest.fixture
-def window(qtbot, settings, null_sink):
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    yield w
-    w.close()
-
-
-def _song(folder: Path, name: str, seconds: float, seed: int = 3) -> Path:
-    path = folder / f"{name}.wav"
-    sf.write(path, music(seconds, 44100, 2, seed=seed).T, 44100, subtype="PCM_16")
-    return path
-
 
 # --- look and feel ---------------------------------------------------------------------------
 
@@ -45,7 +25,7 @@ def test_an_empty_session_shows_a_drop_zone_with_a_hint(qtbot, window):
 
 def test_lane_headers_solo_mute_and_gain_the_stem_and_dim_what_is_not_heard(qtbot, window,
                                                                            tmp_path):
-    open_song(qtbot, window, _song(tmp_path, "song", 4.0))
+    open_song(qtbot, window, write_song(tmp_path, "song", 4.0))
     lanes, strips = window.view.lanes, window.mixer_panel.strips
     header = lanes["drums"].header
     qtbot.mouseClick(header.mute, Qt.MouseButton.LeftButton)
@@ -66,7 +46,7 @@ def test_lane_headers_solo_mute_and_gain_the_stem_and_dim_what_is_not_heard(qtbo
 
 
 def test_keys_select_a_lane_solo_mute_and_zoom(qtbot, window, tmp_path):
-    open_song(qtbot, window, _song(tmp_path, "song", 8.0))
+    open_song(qtbot, window, write_song(tmp_path, "song", 8.0))
     mixer = window.loaded.track.mixer
     qtbot.keyClick(window, Qt.Key.Key_2)
     assert window.view.selected == "drums"
@@ -88,14 +68,14 @@ def test_keys_select_a_lane_solo_mute_and_zoom(qtbot, window, tmp_path):
 
 
 def test_view_menu_turns_every_lane_into_a_spectrogram(qtbot, window, tmp_path):
-    open_song(qtbot, window, _song(tmp_path, "song", 4.0))
+    open_song(qtbot, window, write_song(tmp_path, "song", 4.0))
     window.menus.actions["spectrograms"].trigger()
     qtbot.waitUntil(lambda: window.view.lanes["mixture"].image.isVisible(), timeout=10_000)
     window.menus.actions["waveforms"].trigger()
     assert window.view.lanes["mixture"].curve.isVisible()
     window.menus.actions["spectrograms"].trigger()
     qtbot.waitUntil(lambda: window.view.lanes["mixture"].image.isVisible(), timeout=10_000)
-    other = _song(tmp_path, "other", 3.0, seed=9)
+    other = write_song(tmp_path, "other", 3.0, seed=9)
     open_song(qtbot, window, other)  # the same lanes, emptied for the new song
     mixture = window.view.lanes["mixture"]
     assert not mixture.image.isVisible() and not mixture.spectrogram_box.isChecked()
@@ -103,7 +83,7 @@ def test_view_menu_turns_every_lane_into_a_spectrogram(qtbot, window, tmp_path):
 
 
 def test_recent_files_about_and_the_log(qtbot, window, tmp_path):
-    a, b = _song(tmp_path, "a", 2.0), _song(tmp_path, "b", 2.0, seed=5)
+    a, b = write_song(tmp_path, "a", 2.0), write_song(tmp_path, "b", 2.0, seed=5)
     window.add_files([a, b])
     assert window.menus.recent_files()[:2] == [str(b), str(a)]
     names = [act.text() for act in window.menus.recent.actions()]

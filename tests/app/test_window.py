@@ -43,15 +43,6 @@ def drop(window, paths):
 
 
 @pytest.fixture
-def window(qtbot, settings, null_sink):
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
-
-
-@pytest.fixture
 def song(tmp_path):
     path = tmp_path / "My Song.wav"
     sf.write(path, music(8.0, 44100, 2, seed=3).T, 44100, subtype="PCM_24")
