@@ -42,13 +42,15 @@ class LevelMeter(QWidget):
 
     def set_peak(self, peak: float, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
+        shown = (self.level_db, self.held_db)
         self.level_db = to_db(peak)
         if self.level_db >= self.held_db:
             self.held_db, self._held_at = self.level_db, now
         elif now - self._held_at > HOLD_SECONDS:
             fallen = self.held_db - FALL_DB_PER_S * (now - self._held_at - HOLD_SECONDS)
             self.held_db = max(self.level_db, fallen) if fallen > FLOOR_DB else -math.inf
-        self.update()
+        if (self.level_db, self.held_db) != shown:
+            self.update()  # silence, as when stopped, repaints nothing
 
     def _y(self, db: float, top: float, height: float) -> float:
         frac = (min(TOP_DB, max(FLOOR_DB, db)) - FLOOR_DB) / (TOP_DB - FLOOR_DB)
