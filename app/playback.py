@@ -50,11 +50,15 @@ class PlaybackMixin:
 
     def toggle_play(self) -> None:
         self.player.toggle()
-        self.play_button.setText("Pause" if self.player.playing else "Play")
+        self.toolbar.show_playing(self.player.playing)
 
     def stop(self) -> None:
         self.player.stop()
-        self.play_button.setText("Play")
+        self.toolbar.show_playing(False)
+
+    def rewind(self) -> None:
+        """Home: back to the start, playing on if it was playing."""
+        self.player.seek(0)
 
     def _seek_seconds(self, seconds: float) -> None:
         if self.loaded is not None:
@@ -89,7 +93,7 @@ class PlaybackMixin:
                                     f"{loaded.n_frames / sr % 60:04.1f}")
         self.mixer_panel.meter.set_peak(self.player.peak if self.player.playing else 0.0)
         if not self.player.playing and self.play_button.text() == "Pause":
-            self.play_button.setText("Play")
+            self.toolbar.show_playing(False)
 
     def _redraw_dirty(self) -> None:
         for name in self._dirty:

@@ -37,7 +37,9 @@ class ServerControl(QObject):
         self.info: dict | None = None
         self.action = QAction("&Local server (for DAW plugins)", window, checkable=True)
         self.action.toggled.connect(self._toggled)
-        window.menuBar().addMenu("&Server").addAction(self.action)
+        menus = getattr(window, "menus", None)  # the app's menus keep Help last
+        menu = menus.menu("&Server") if menus else window.menuBar().addMenu("&Server")
+        menu.addAction(self.action)
         self.label = QLabel()
         window.statusBar().addPermanentWidget(self.label)
         self._poll = QTimer(self, interval=100, timeout=self._check)

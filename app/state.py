@@ -93,7 +93,9 @@ class TrackState:
     stem_files: dict[str, Path] = field(default_factory=dict)
     mixer: MixerState = field(default_factory=MixerState)
     loop: Loop | None = None
-    status: str = "queued"  # queued, separating, separated, failed, cancelled
+    # not separated, separating, separated, failed, cancelled (the app has no queue: a song
+    # is separated when you press Separate, so nothing is ever "queued")
+    status: str = "not separated"
 
     @property
     def name(self) -> str:
@@ -114,7 +116,7 @@ class TrackState:
         loop = Loop(**data["loop"]) if data.get("loop") else None
         done = bool(files) and all(p.is_file() for p in files.values())
         return cls(Path(data["source"]), data.get("model", "auto"), files, mixer, loop,
-                   "separated" if done else "queued")
+                   "separated" if done else "not separated")
 
 
 @dataclass

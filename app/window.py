@@ -7,12 +7,11 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QThreadPool, QTimer
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
-    QListWidget,
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
@@ -30,13 +29,17 @@ from engine import (
     resolve_model,
 )
 
+from . import theme
 from .files import ExportMixin
+from .icons import icon
+from .lanes import LanesMixin
+from .menus import Menus
 from .playback import PlaybackMixin
 from .player import Player
 from .server_control import ServerControl
 from .session import Loaded, load
-from .spectro import Spectrogram, compute
 from .state import MixerState, Project, TrackState
+from .widgets.drop_zone import DropZone, TrackList
 from .widgets.lanes import SessionView
 from .widgets.mixer_panel import MixerPanel
 from .widgets.toolbar import Toolbar
@@ -53,11 +56,13 @@ def sessions_root() -> Path:
         QStandardPaths.StandardLocation.AppLocalDataLocation)) / "sessions"
 
 
-class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
+class MainWindow(PlaybackMixin, LanesMixin, ExportMixin, QMainWindow):
     def __init__(self, settings: QSettings | None = None, player: Player | None = None,
                  runner: JobRunner | None = None):
         super().__init__()
+        theme.apply(QApplication.instance())
         self.setWindowTitle("Stemma")
+        self.setWindowIcon(icon("stemma"))
         self.resize(1280, 820)
         self.setAcceptDrops(True)
         self.settings = settings or QSettings("Stemma", "Stemma")
@@ -75,6 +80,9 @@ class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
         self._redraw_timer = QTimer(self, interval=100, timeout=self._redraw_dirty)
         self._redraw_timer.start()
         self._show_playback_state()
+        # The chosen model's lanes, built now while the drop zone shows: the first song
+        # dropped only fills them in (building them took ~0.3 s of the drop-to-waveform time).
+        self.view.set_lanes(["mixture"] + self.stems_of(self.toolbar.model))
         # One job service for the window's life: a model loads once and serves every song.
         self.runner = runner or JobRunner(ModelCache(), StemCache(sessions_root()))
         # Loading a model runs Python under the GIL (~70 ms for a backend's imports, seconds
@@ -84,40 +92,43 @@ class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
     # --- layout ----------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.track_list = QListWidget()
+        self.track_list = TrackList()
         self.track_list.currentRowChanged.connect(self._select_row)
         dock = QDockWidget("Tracks", self)
         dock.setWidget(self.track_list)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
-        self.drop_label = QLabel("Drop songs here\n(or File › Open)")
-        self.drop_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.drop_label.setStyleSheet("font-size: 20px; color: #888; border: 2px dashed #666;"
-                                      " margin: 40px")
+        self.track_list.setMinimumWidth(220)
+        self.drop_zone = DropZone()
+        self.drop_zone.open_requested.connect(self.open_files)
         self.view = SessionView()
         self.view.seek_requested.connect(self._seek_seconds)
         self.view.loop_changed.connect(self._set_loop)
         self.view.spectrogram_toggled.connect(self._toggle_spectrogram)
+        self.view.mix_changed.connect(self._lanes_changed)
         self.stack = QStackedWidget()
-        self.stack.addWidget(self.drop_label)
+        self.stack.addWidget(self.drop_zone)
         self.stack.addWidget(self.view)
         self.setCentralWidget(self.stack)
         self.mixer_panel = MixerPanel()
-        self.mixer_panel.changed.connect(self._mixer_changed)
+        self.mixer_panel.changed.connect(self._mix_edited)
         mixer_dock = QDockWidget("Mixer", self)
         mixer_dock.setWidget(self.mixer_panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, mixer_dock)
         self._build_toolbar()
-        self._build_menus()
-        self.progress = QProgressBar()
+        self.menus = Menus(self)  # File, View, Help; more via self.menus.menu(title)
+        # The bar carries no text: the percentage is a label beside it, never on the fill.
+        self.progress = QProgressBar(textVisible=False)
         self.progress.setRange(0, 1000)
-        self.progress.setFixedWidth(260)
-        self.progress.setVisible(False)
+        self.progress.setFixedWidth(220)
+        self.progress_label = QLabel()
+        self.progress_label.setMinimumWidth(44)
+        for w in (self.progress, self.progress_label):
+            w.setVisible(False)
         self.job_label = QLabel()
         self.playback_label = QLabel()
         self.statusBar().addWidget(self.job_label, 1)
-        self.statusBar().addPermanentWidget(self.progress)
-        self.statusBar().addPermanentWidget(self.playback_label)
-        QShortcut(QKeySequence(Qt.Key.Key_Space), self, activated=self.toggle_play)
+        for w in (self.progress, self.progress_label, self.playback_label):
+            self.statusBar().addPermanentWidget(w)
         self.server = ServerControl(self)  # Server › Local server, and its status
 
     def _build_toolbar(self) -> None:
@@ -127,33 +138,25 @@ class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
                      "device_box", "separate_button", "cancel_button", "export_button"):
             setattr(self, name, getattr(bar, name))
         bar.play_button.clicked.connect(self.toggle_play)
+        bar.rewind_button.clicked.connect(self.rewind)
         bar.stop_button.clicked.connect(self.stop)
         bar.listen.currentTextChanged.connect(self._choose_source)
         bar.separate_button.clicked.connect(self.separate_current)
         bar.cancel_button.clicked.connect(self.cancel_separation)
         bar.export_button.clicked.connect(self.open_export)
 
-    def _build_menus(self) -> None:
-        menu = self.menuBar().addMenu("&File")
-        for text, slot, keys in (("&Open…", self.open_files, QKeySequence.StandardKey.Open),
-                                 ("Open &Project…", self.open_project, None),
-                                 ("&Save Project…", self.save_project,
-                                  QKeySequence.StandardKey.Save),
-                                 ("&Export…", self.open_export, None),
-                                 ("&Quit", self.close, QKeySequence.StandardKey.Quit)):
-            action = QAction(text, self)
-            action.triggered.connect(slot)
-            if keys is not None:
-                action.setShortcut(keys)
-            menu.addAction(action)
-
     # --- tracks ----------------------------------------------------------------------
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
+            self.drop_zone.set_highlight(True)
+
+    def dragLeaveEvent(self, event) -> None:  # noqa: N802
+        self.drop_zone.set_highlight(False)
 
     def dropEvent(self, event) -> None:  # noqa: N802
+        self.drop_zone.set_highlight(False)
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
             event.acceptProposedAction()
@@ -180,6 +183,7 @@ class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
             if files:
                 track.stem_files, track.status = files, "separated"
             self.project.tracks.append(track)
+            self.menus.remember(path)
             item = QListWidgetItem()
             self.track_list.addItem(item)
             self._label(len(self.project.tracks) - 1)
@@ -203,9 +207,11 @@ class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
         box.open()
         self.refused_box = box
 
-    def _label(self, row: int) -> None:
+    def _label(self, row: int, status: str | None = None) -> None:
         track = self.project.tracks[row]
-        self.track_list.item(row).setText(f"{track.name}  ·  {track.status}")
+        item = self.track_list.item(row)
+        item.setText(f"{track.name}\n{status or track.status}")
+        item.setToolTip(str(track.source))
 
     def _select_row(self, row: int) -> None:
         if 0 <= row < len(self.project.tracks):
@@ -223,8 +229,15 @@ class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
         if self.track_list.currentRow() < 0 or (
                 self.project.tracks[self.track_list.currentRow()] is not loaded.track):
             return  # the user moved on meanwhile
+        fresh = self.loaded is None or self.loaded.track is not loaded.track
         self.loaded = loaded
         track = loaded.track
+        if fresh:  # another song: its playhead starts at 0, not where the last one was
+            self.player.pause()
+            self.player.seek(0)
+            self.toolbar.show_playing(False)
+            self.view.set_position(0.0)
+            self.menus.actions["waveforms"].setChecked(True)  # the new lanes show waveforms
         if not track.mixer.stems:
             track.mixer = MixerState.for_stems(self.stems_of(track.model))
         self.view.set_lanes(["mixture"] + list(track.mixer.stems))
@@ -233,6 +246,7 @@ class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
             self.view.set_audio(name, peaks)
         self.stack.setCurrentWidget(self.view)
         self.mixer_panel.bind(track.mixer)
+        self.view.bind_mix(track.mixer)
         self.view.set_loop(self._loop_seconds(track.loop))
         self._choose_source("Stems" if loaded.complete else "Original")
         self.player.set_loop(self._loop_frames(track.loop))
@@ -263,6 +277,8 @@ class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
         job = separation_job(f"separate {track.name}", self.runner,
                              self._request_for(track.source), loaded.store)
         job.signals.progress.connect(self._job_progress)
+        job.signals.progress.connect(lambda p, t=track: self._label(
+            self.project.tracks.index(t), f"separating {int(100 * (p.fraction or 0))}%"))
         job.signals.chunk.connect(lambda at, names: self._dirty.update(names))
         job.signals.finished.connect(lambda result, lo=loaded: self._separated(lo, result))
         job.signals.failed.connect(lambda msg, lo=loaded: self._separation_ended(lo, "failed",
@@ -274,8 +290,7 @@ class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
         self._label(self.project.tracks.index(track))
         self.separate_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.progress.setValue(0)
-        self.progress.setVisible(True)
+        self._job_progress(None)
         self._run(job)
 
     def stems_of(self, model: str) -> list[str]:
@@ -293,16 +308,26 @@ class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
         self.view.set_lanes(["mixture"] + stems)
         self.view.set_audio("mixture", loaded.peaks["mixture"])
         self.mixer_panel.bind(loaded.track.mixer)
+        self.view.bind_mix(loaded.track.mixer)
 
     def cancel_separation(self) -> None:
         if self.separation is not None:
             self.job_label.setText("Cancelling…")
             self.separation.cancel()
 
-    def _job_progress(self, p: Progress) -> None:
-        self.progress.setValue(int(1000 * (p.fraction or 0)))
-        eta = f", about {p.eta:.0f} s left" if p.eta is not None else ""
-        self.job_label.setText(f"{p.stage.capitalize()} {int(100 * (p.fraction or 0))}%{eta}")
+    def _job_progress(self, p: Progress | None) -> None:
+        """The engine's progress: the bar, the percentage beside it, the stage and time left
+        in the status line (None: the job is starting)."""
+        fraction = (p.fraction or 0.0) if p is not None else 0.0
+        self.progress.setValue(int(1000 * fraction))
+        self.progress_label.setText(f"{int(100 * fraction)}%")
+        for w in (self.progress, self.progress_label):
+            w.setVisible(True)
+        if p is None:
+            self.job_label.setText("Starting…")
+            return
+        eta = f", about {p.eta:.0f} s left" if p.eta is not None and p.eta > 0 else ""
+        self.job_label.setText(f"{p.stage.capitalize()} {int(100 * fraction)}%{eta}")
 
     def _separated(self, loaded: Loaded, result) -> None:
         track = loaded.track
@@ -329,37 +354,13 @@ class MainWindow(PlaybackMixin, ExportMixin, QMainWindow):
         self.separation = None
         self.separate_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
-        self.progress.setVisible(False)
+        for w in (self.progress, self.progress_label):
+            w.setVisible(False)
         self.job_label.setText(message)
 
     def _run(self, job: Task) -> None:
         self.jobs = [j for j in self.jobs if not j.done] + [job]
         job.start()
-
-    # --- spectrograms -----------------------------------------------------------------
-
-    def _toggle_spectrogram(self, name: str, on: bool) -> None:
-        loaded = self.loaded
-        lane = self.view.lanes[name]
-        if not on or loaded is None:
-            lane.show_spectrogram(None)
-            return
-        if name in loaded.spectrograms:
-            lane.show_spectrogram(loaded.spectrograms[name])
-            return
-        audio = loaded.mixture if name == "mixture" else loaded.stems.get(name)
-        if audio is None:
-            lane.spectrogram_box.setChecked(False)
-            return
-        job = Task(f"spectrogram {name}", lambda job: compute(audio, loaded.sample_rate))
-
-        def done(spec: Spectrogram) -> None:
-            loaded.spectrograms[name] = spec
-            if loaded is self.loaded and name in self.view.lanes:
-                self.view.lanes[name].show_spectrogram(spec)
-
-        job.signals.finished.connect(done)
-        self._run(job)
 
     def closeEvent(self, event) -> None:  # noqa: N802
         """Stop what runs: cancel jobs and wait for them (a few seconds at most), close audio."""

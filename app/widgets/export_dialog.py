@@ -26,6 +26,8 @@ from engine import VOCALS
 from ..exporting import ExportRequest
 
 DEPTHS = {"wav": ["32f", "24", "16"], "flac": ["24", "16"]}
+MIN_FOLDER_WIDTH = 280  # px
+MAX_FOLDER_WIDTH = 760  # px: wider paths show their end; the tooltip has them whole
 
 
 class ExportDialog(QDialog):
@@ -48,6 +50,8 @@ class ExportDialog(QDialog):
         self.template = QLineEdit("{track}_{stem}")
         self.template.setToolTip("File names: {track} is the song, {stem} the stem")
         self.folder = QLineEdit(str(folder))
+        self.folder.textChanged.connect(self._fit_folder)
+        self._fit_folder(self.folder.text())
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         stems_box = QGroupBox("Stems")
@@ -64,7 +68,9 @@ class ExportDialog(QDialog):
         form.addRow("Folder", folder_row)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        export = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        export.setText("Export")
+        export.setObjectName("primary")
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         col = QVBoxLayout(self)
@@ -75,6 +81,13 @@ class ExportDialog(QDialog):
         col.addWidget(self.preview)
         col.addWidget(buttons)
         self.request: ExportRequest | None = None
+
+    def _fit_folder(self, text: str) -> None:
+        """The folder field as wide as its path, so the path is seen whole, not cut."""
+        self.folder.ensurePolished()  # the style sheet's font, not the default one
+        width = self.folder.fontMetrics().horizontalAdvance(text) + 32
+        self.folder.setMinimumWidth(min(MAX_FOLDER_WIDTH, max(MIN_FOLDER_WIDTH, width)))
+        self.folder.setToolTip(text)
 
     def _depths(self, fmt: str) -> None:
         self.depth.clear()

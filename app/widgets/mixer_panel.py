@@ -4,10 +4,7 @@ meter, and presets (karaoke, all but one stem). It edits a plain ``MixerState`` 
 
 from __future__ import annotations
 
-import math
-
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDial,
     QGridLayout,
@@ -23,33 +20,24 @@ from PySide6.QtWidgets import (
 
 from engine import VOCALS
 
+from .. import theme
+from ..meter import LevelMeter
 from ..state import MAX_DB, MIN_DB, MixerState
-from .lanes import COLOURS
+from .lane_header import STEPS_PER_DB, db_text, small_button
 
-STEPS_PER_DB = 10  # fader resolution: 0.1 dB
+FADER_HEIGHT = 96  # px: long enough to set a gain to a tenth of a dB with the mouse
 
 
-class LevelMeter(QWidget):
-    """A vertical peak meter from -60 to 0 dBFS, red above -1 dB."""
+def pan_text(pan: float) -> str:
+    """-1..1 as the knob's readout: C in the middle, else the side and how far (L 30, R 100)."""
+    amount = round(abs(pan) * 100)
+    return "C" if amount == 0 else f"{'L' if pan < 0 else 'R'} {amount}"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.setFixedWidth(16)
-        self.setMinimumHeight(100)
-        self.level_db = -math.inf
 
-    def set_peak(self, peak: float) -> None:
-        self.level_db = 20 * math.log10(peak) if peak > 1e-6 else -math.inf
-        self.update()
-
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        p = QPainter(self)
-        p.fillRect(self.rect(), QColor("#202020"))
-        frac = 0.0 if self.level_db == -math.inf else min(1.0, max(0.0, 1 + self.level_db / 60))
-        h = self.height() * frac
-        colour = QColor("#e03131") if self.level_db > -1 else QColor("#40c057")
-        p.fillRect(QRectF(2, self.height() - h, self.width() - 4, h), colour)
-        p.end()
+def _mark(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("value")
+    return label
 
 
 class Strip(QWidget):
@@ -58,25 +46,33 @@ class Strip(QWidget):
     def __init__(self, name: str, state: MixerState):
         super().__init__()
         self.name, self.state = name, state
+        self.setObjectName("strip")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
         mix = state.stems[name]
         label = QLabel(name.capitalize())
         label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        label.setStyleSheet(f"color: {COLOURS.get(name, '#ddd')}; font-weight: bold")
-        self.solo = QPushButton("S", checkable=True)
-        self.solo.setToolTip(f"Solo {name}")
-        self.mute = QPushButton("M", checkable=True)
-        self.mute.setToolTip(f"Mute {name}")
-        for button in (self.solo, self.mute):
-            button.setFixedWidth(28)
+        colour = theme.stem_colour(name)
+        label.setStyleSheet(f"color: {colour}; font-weight: bold; border-bottom: 2px solid "
+                            f"{colour}; padding-bottom: 2px")
+        self.solo = small_button("S", "solo", f"Solo {name}")
+        self.mute = small_button("M", "mute", f"Mute {name}")
         self.fader = QSlider(Qt.Orientation.Vertical)
+        self.fader.setMinimumHeight(FADER_HEIGHT)
+        self.fader.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.fader.setRange(int(MIN_DB * STEPS_PER_DB), int(MAX_DB * STEPS_PER_DB))
         self.fader.setToolTip(f"{name} gain (dB); double-click the value to reset")
         self.db_label = QLabel()
+        self.db_label.setObjectName("value")
         self.db_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.pan = QDial()
         self.pan.setRange(-100, 100)
-        self.pan.setFixedSize(40, 40)
-        self.pan.setToolTip(f"{name} pan")
+        self.pan.setNotchesVisible(True)
+        self.pan.setFixedSize(36, 36)
+        self.pan.setToolTip(f"{name} pan (L to R)")
+        self.pan.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.pan_label = QLabel()
+        self.pan_label.setObjectName("value")
+        self.pan_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.solo.setChecked(mix.solo)
         self.mute.setChecked(mix.mute)
         self.fader.setValue(round(mix.gain_db * STEPS_PER_DB))
@@ -85,11 +81,16 @@ class Strip(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.solo)
         buttons.addWidget(self.mute)
+        knob = QHBoxLayout()
+        knob.setSpacing(2)
+        for w in (_mark("L"), self.pan, _mark("R")):
+            knob.addWidget(w)
         col = QVBoxLayout(self)
-        col.setContentsMargins(2, 2, 2, 2)
+        col.setContentsMargins(6, 6, 6, 6)
         col.addWidget(label)
         col.addLayout(buttons)
-        col.addWidget(self.pan, alignment=Qt.AlignmentFlag.AlignCenter)
+        col.addLayout(knob)
+        col.addWidget(self.pan_label)
         col.addWidget(self.fader, stretch=1, alignment=Qt.AlignmentFlag.AlignHCenter)
         col.addWidget(self.db_label)
         self.solo.toggled.connect(self._edit)
@@ -98,8 +99,8 @@ class Strip(QWidget):
         self.pan.valueChanged.connect(self._edit)
 
     def _show_db(self) -> None:
-        db = self.fader.value() / STEPS_PER_DB
-        self.db_label.setText("-inf dB" if db <= MIN_DB else f"{db:+.1f} dB")
+        self.db_label.setText(db_text(self.fader.value() / STEPS_PER_DB))
+        self.pan_label.setText(pan_text(self.pan.value() / 100))
 
     def _edit(self) -> None:
         mix = self.state.stems[self.name]
@@ -135,7 +136,12 @@ class MixerPanel(QWidget):
         self.master = QSlider(Qt.Orientation.Vertical)
         self.master.setRange(int(MIN_DB * STEPS_PER_DB), int(MAX_DB * STEPS_PER_DB))
         self.master.setToolTip("Master gain (dB)")
+        self.master.setMinimumHeight(FADER_HEIGHT)
+        self.master.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.master.valueChanged.connect(self._edit_master)
+        self.master_label = QLabel(db_text(0.0))
+        self.master_label.setObjectName("value")
+        self.master_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.karaoke_button = QPushButton("Karaoke")
         self.karaoke_button.setToolTip("Mute the vocals")
         self.karaoke_button.clicked.connect(self.karaoke)
@@ -153,15 +159,26 @@ class MixerPanel(QWidget):
             presets.addWidget(w)
         presets.addStretch()
         master = QVBoxLayout()
-        master.addWidget(QLabel("Master"))
+        title = QLabel("Master")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        title.setStyleSheet(f"font-weight: bold; border-bottom: 2px solid {theme.TEXT}; "
+                            "padding-bottom: 2px")
+        master.addWidget(title)
         meter_row = QHBoxLayout()
         meter_row.addWidget(self.master)
         meter_row.addWidget(self.meter)
         master.addLayout(meter_row, stretch=1)
+        master.addWidget(self.master_label)
         self._master_box = QWidget()
+        self._master_box.setObjectName("strip")
+        self._master_box.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
         self._master_box.setLayout(master)
         self._presets_box = QWidget()
         self._presets_box.setLayout(presets)
+        self.empty_hint = QLabel("Open a song and press Separate: each stem gets a strip here "
+                                 "(solo, mute, pan, gain), beside the master and its meter.")
+        self.empty_hint.setObjectName("hint")
+        self._grid.addWidget(self.empty_hint, 0, 0)
         self.setEnabled(False)
 
     def bind(self, state: MixerState | None) -> None:
@@ -172,6 +189,7 @@ class MixerPanel(QWidget):
         self.strips = {}
         self.state = state
         self.all_but_menu.clear()
+        self.empty_hint.setVisible(state is None)
         if state is None:
             self.setEnabled(False)
             return
@@ -183,19 +201,26 @@ class MixerPanel(QWidget):
             self.all_but_menu.addAction(f"All but {name}", lambda n=name: self.all_but(n))
         self._grid.addWidget(self._master_box, 0, len(self.strips))
         self._grid.addWidget(self._presets_box, 0, len(self.strips) + 1)
+        self._grid.setColumnStretch(len(self.strips) + 2, 1)  # strips packed on the left
         self.master.blockSignals(True)
         self.master.setValue(round(state.master_db * STEPS_PER_DB))
         self.master.blockSignals(False)
+        self.master_label.setText(db_text(state.master_db))
         self.setEnabled(True)
 
     def _edit_master(self, value: int) -> None:
         if self.state is not None:
             self.state.master_db = value / STEPS_PER_DB
+            self.master_label.setText(db_text(self.state.master_db))
             self.changed.emit()
 
-    def _apply(self) -> None:
+    def sync(self) -> None:
+        """Show the state after something else (a lane header, a preset) changed it."""
         for strip in self.strips.values():
             strip.sync()
+
+    def _apply(self) -> None:
+        self.sync()
         self.changed.emit()
 
     def karaoke(self) -> None:

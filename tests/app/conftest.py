@@ -29,6 +29,30 @@ def null_sink():
         yield sink
 
 
+def write_song(folder: Path, name: str, seconds: float, seed: int = 3) -> Path:
+    """A synthetic song (``tests.conftest.music``) as 16-bit WAV ``folder/name.wav``."""
+    import soundfile as sf
+
+    from tests.conftest import music
+
+    path = folder / f"{name}.wav"
+    sf.write(path, music(seconds, 44100, 2, seed=seed).T, 44100, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture
+def window(qtbot, settings, null_sink):
+    """The main window at the size the screenshots use, shown."""
+    from app.window import MainWindow
+
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    yield w
+    w.close()
+
+
 @pytest.fixture
 def settings(tmp_path):
     from PySide6.QtCore import QSettings

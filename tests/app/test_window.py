@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -39,15 +40,6 @@ def drop(window, paths):
     assert enter.isAccepted(), "the window refused the drag"
     QApplication.sendEvent(window, QDropEvent(centre, Qt.DropAction.CopyAction, mime, buttons,
                                               mods))
-
-
-@pytest.fixture
-def window(qtbot, settings, null_sink):
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
 
 
 @pytest.fixture
@@ -310,12 +302,21 @@ def test_separation_runs_off_the_ui_thread(qtbot, window, song):
 
 
 def test_the_token_separator_is_offered_and_used(qtbot, window, song):
-    """tokenlm is in the model list; picking it is what the next separation runs."""
+    """tokenlm is in the model list; picking it is what the next separation runs, and its
+    progress is shown as it goes (it sat at "Finishing 0%" until the end, issue 17)."""
     index = window.model_box.findData("tokenlm")
     assert index >= 0, [window.model_box.itemData(i) for i in range(window.model_box.count())]
     window.model_box.setCurrentIndex(index)
     open_song(qtbot, window, song)
+    shown = []  # the status line each time the UI timer fired while separating
+    timer = QTimer(interval=50, timeout=lambda: shown.append(
+        (window.loaded.track.status, window.job_label.text())))
+    timer.start()
     separate(qtbot, window)
+    timer.stop()
+    percents = [int(m.group(1)) for status, text in shown if status == "separating"
+                for m in [re.search(r"Separating (\d+)%", text)] if m]
+    assert any(0 < p < 100 for p in percents), sorted(set(t for _, t in shown))
     loaded = window.loaded
     assert loaded.track.model == "tokenlm" and loaded.complete
     names = ("vocals", "drums", "bass", "other")
