@@ -5,24 +5,15 @@ downloaded). Found by the same rule as the shipped models: inside a frozen bundl
 from __future__ import annotations
 
 import functools
-import importlib.util
-import sys
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
+from engine import shipped_assets
+
 
 def icons_dir() -> Path:
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle:
-        return Path(bundle) / "assets" / "icons"
-    checkout = Path(__file__).resolve().parent.parent / "assets" / "icons"
-    if checkout.is_dir():
-        return checkout
-    spec = importlib.util.find_spec("stemma_icons")
-    if spec is not None and spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations)))
-    return checkout
+    return shipped_assets("icons", "stemma_icons")
 
 
 @functools.cache

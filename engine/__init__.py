@@ -50,13 +50,13 @@ from .errors import (
 )
 from .jobs import Job, JobEvent, JobRunner, JobState, ModelCache, Request, StemCache
 from .outputs import OutputSpec, write_arrays
-from .registry import ModelInfo
+from .registry import ModelInfo, shipped_assets
 from .registry import resolve as resolve_model
 
 __all__ = [
     "Separator", "Stems", "Progress", "CancelToken", "FileResult", "ModelInfo",
     "AudioInfo", "WriteReport", "load_audio", "save_audio", "probe_audio", "remix_files",
-    "track_name", "VOCALS", "resolve_model", "OutputSpec", "write_arrays",
+    "track_name", "VOCALS", "resolve_model", "shipped_assets", "OutputSpec", "write_arrays",
     "Request", "JobRunner", "Job", "JobEvent", "JobState", "ModelCache", "StemCache",
     "ServerClient", "read_server_discovery",
     "EngineError", "InvalidArgumentError", "AudioInputError", "AudioNotFoundError",

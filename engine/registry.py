@@ -1,7 +1,7 @@
 """The model registry: each model is a folder with a ``manifest.json``.
 
 Shipped models live under ``assets/models/<name>/`` (installed as the ``stemma_models``
-package data; ``shipped_models_dir`` has the rule); models you add with ``stemma models add``
+package data; ``shipped_assets`` has the rule); models you add with ``stemma models add``
 (other projects' weights, see ``engine.importing``) live in the user's model folder
 (``user_models_dir``); ``STEMMA_MODELS_DIR`` adds folders of your own, searched first. Any folder
 path with a manifest can be passed as a model, and so can another project's checkpoint file.
@@ -45,22 +45,27 @@ MANIFEST = "manifest.json"
 RANKING_METRIC = "usdr_avg"  # dB, from `stemma-lab eval` on held-out songs
 
 
-def shipped_models_dir() -> Path:
-    """Where the shipped models are, by one rule: inside the bundle of a frozen build
-    (PyInstaller's ``sys._MEIPASS``, see installer/); else ``assets/models`` beside the
-    ``engine`` package when it is there (a source checkout, an editable install); else the
-    installed ``stemma_models`` package data (a wheel: ``pip install .`` puts the same folder
-    there, see ``pyproject.toml``)."""
+def shipped_assets(folder: str, package: str) -> Path:
+    """Where a shipped asset folder (``assets/FOLDER``: the models, the app's icons) is, by one
+    rule: inside the bundle of a frozen build (PyInstaller's ``sys._MEIPASS``, see installer/);
+    else ``assets/FOLDER`` beside the ``engine`` package when it is there (a source checkout, an
+    editable install); else the installed ``PACKAGE`` package data (a wheel: ``pip install .``
+    puts the same folder there, see ``pyproject.toml``)."""
     bundle = getattr(sys, "_MEIPASS", None)
     if bundle:
-        return Path(bundle) / "assets" / "models"
-    checkout = Path(__file__).resolve().parent.parent / "assets" / "models"
+        return Path(bundle) / "assets" / folder
+    checkout = Path(__file__).resolve().parent.parent / "assets" / folder
     if checkout.is_dir():
         return checkout
-    spec = importlib.util.find_spec("stemma_models")
+    spec = importlib.util.find_spec(package)
     if spec is not None and spec.submodule_search_locations:
         return Path(next(iter(spec.submodule_search_locations)))
-    return checkout  # neither: list_models() finds nothing and says the install is incomplete
+    return checkout  # neither: the caller finds nothing there and says the install is incomplete
+
+
+def shipped_models_dir() -> Path:
+    """The shipped models (``assets/models``, or the ``stemma_models`` package data)."""
+    return shipped_assets("models", "stemma_models")
 
 
 def user_models_dir() -> Path:
