@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+
+
+def default_stop_signals() -> None:
+    """``preexec_fn`` of a child that a test stops with a signal: SIGINT, SIGTERM and SIGHUP at
+    their defaults, as in a terminal, whatever the test run inherited (under ``nohup`` or as a
+    shell's background job, SIGHUP or SIGINT arrive ignored, and the CLI rightly keeps them so)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def music_parts(seconds: float, sr: int, seed: int = 0) -> dict[str, np.ndarray]:

@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from engine import load_audio, probe_audio
-from tests.conftest import ffmpeg, music, residual_db
+from tests.conftest import default_stop_signals, ffmpeg, music, residual_db
 
 STEMS = ["bass", "drums", "other", "vocals"]
 
@@ -205,7 +205,8 @@ def test_ctrl_c_stops_cleanly_with_no_partial_files(make_wav, tmp_path):
     path, _ = make_wav("long.wav", seconds=120.0)
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "engine", "separate", str(path), "-o",
-                             str(out), "--threads", "1"], stderr=subprocess.PIPE, text=True)
+                             str(out), "--threads", "1"], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_stop_signals)
     deadline = time.monotonic() + 60
     while not list(out.rglob("*.part")) and time.monotonic() < deadline:
         time.sleep(0.05)  # wait until it is writing

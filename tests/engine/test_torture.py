@@ -25,7 +25,7 @@ import pytest
 import soundfile as sf
 
 from engine import load_audio
-from tests.conftest import ffmpeg, music, residual_db
+from tests.conftest import default_stop_signals, ffmpeg, music, residual_db
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
 STEMS = ["bass.wav", "drums.wav", "other.wav", "vocals.wav"]
@@ -440,6 +440,7 @@ def temp_files(out: Path) -> list[str]:
 
 def start_separating(path: Path, out: Path, **popen) -> subprocess.Popen:
     """A run that has begun writing its four stems (waits for their temporary files)."""
+    popen.setdefault("preexec_fn", default_stop_signals)
     proc = subprocess.Popen([sys.executable, "-m", "engine", "separate", "-q", str(path), "-o",
                              str(out), "--threads", "1"], stderr=subprocess.PIPE, text=True,
                             **popen)
@@ -480,7 +481,8 @@ def test_under_nohup_a_closed_terminal_does_not_stop_the_run(tmp_path):
     sf.write(path, music(30.0, 44100).T, 44100, subtype="PCM_16")
     out = tmp_path / "out"
     proc = start_separating(path, out,
-                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+                            preexec_fn=lambda: (default_stop_signals(),
+                                                signal.signal(signal.SIGHUP, signal.SIG_IGN)))
     proc.send_signal(signal.SIGHUP)
     _, stderr = proc.communicate(timeout=300)
     run = subprocess.CompletedProcess(proc.args, proc.returncode, "", stderr)
