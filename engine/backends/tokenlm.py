@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 RATE = 48000
 N_FFT, HOP = 4096, 1024  # refinement STFT at 48 kHz
 REFINE_BLOCK = 469 * HOP  # refine in 10 s blocks: memory follows the block, not the chunk
-#   (a whole 3-minute chunk in one pass took 5.6 GB), and a cancel waits for one block at most
+#   (a whole 3-minute chunk in one pass took 5.6 GB); a cancel is checked between its steps
+REFINE_BINS = 512  # frequency bins per Wiener step within a block
 BATCH = 8  # windows per conditioner call: its workspace grows with the batch, 8 fills the cores
 DECODE_BATCH = 4  # (window, track) pairs per codec decoder call (~0.2 s each): prompt cancel
 # Relative cost of the stages, in seconds of one core: per window for conditioning, the LM (at
@@ -86,19 +87,33 @@ class RefineConfig:
         return (self.spatial_frames + self.prior_frames + 2 * N_FFT // HOP) * HOP
 
 
-def _refine_block(audio: np.ndarray, raw: np.ndarray, cfg: RefineConfig) -> np.ndarray:
-    """(C, N) mixture, (4, N) raw stems -> (4, C, N) Wiener-filtered stems."""
+def _refine_block(audio: np.ndarray, raw: np.ndarray, cfg: RefineConfig,
+                  check: Callable[[], None]) -> np.ndarray:
+    """(C, N) mixture, (4, N) raw stems -> (4, C, N) Wiener-filtered stems; ``check()`` (a
+    cancel check) runs between its steps, a few dozen times per block."""
     n = audio.shape[1]
     x = stft(audio, N_FFT, HOP)  # (C, T, F)
-    power = np.abs(stft(raw, N_FFT, HOP)) ** 2  # (S, T, F)
+    check()
+    power = np.empty((len(raw),) + x.shape[1:], np.float32)  # (S, T, F)
+    for k, stem in enumerate(raw):
+        power[k] = np.abs(stft(stem[None], N_FFT, HOP)[0]) ** 2
+        check()
     priors = mean_time(power, cfg.prior_frames)
     if cfg.prior_bins > 1:
         priors = ndi.uniform_filter1d(priors, cfg.prior_bins, axis=-1, mode="nearest")
     if cfg.prior_power != 1.0:
         priors = priors ** cfg.prior_power
+    # The filter works bin by bin, so it runs on bands of bins with a check between them.
+    images = np.empty((len(raw),) + x.shape, np.complex64)
+    for f0 in range(0, x.shape[-1], REFINE_BINS):
+        band = slice(f0, f0 + REFINE_BINS)
+        for k, image in enumerate(wiener(x[..., band], priors[..., band] + 1e-9,
+                                         cfg.spatial_frames, check)):
+            images[k, ..., band] = image
     out = np.empty((len(raw),) + audio.shape, np.float32)
-    for k, image in enumerate(wiener(x, priors + 1e-9, cfg.spatial_frames)):
-        out[k] = istft(image, N_FFT, HOP, n)
+    for k in range(len(raw)):
+        check()
+        out[k] = istft(images[k], N_FFT, HOP, n)
     return out
 
 
@@ -109,15 +124,16 @@ def wiener_refine(audio: np.ndarray, raw: np.ndarray, cfg: RefineConfig = Refine
     (C, N) mixture, (4, N) raw mono stems -> (4, C, N) stems, aligned with the mixture, in its
     channels, and summing to it exactly (the last stem takes the remainder). Processed in
     blocks on the STFT's hop grid (``block`` a multiple of ``HOP``); ``on_block(seconds)``
-    runs before each block (with 0) and after it (with the seconds it finished): progress,
-    and a cancel check that may raise."""
+    runs before each block and between its steps (with 0), and after it (with the seconds it
+    finished): progress, and a cancel check that may raise."""
     n, margin = audio.shape[1], cfg.margin
+    check = (lambda: on_block(0.0)) if on_block is not None else (lambda: None)
     out = np.empty((len(raw),) + audio.shape, np.float32)
     for start in range(0, n, block):
         if on_block is not None:
             on_block(0.0)
         lo, hi, end = max(0, start - margin), min(n, start + block + margin), min(n, start + block)
-        part = _refine_block(audio[:, lo:hi], raw[:, lo:hi], cfg)
+        part = _refine_block(audio[:, lo:hi], raw[:, lo:hi], cfg, check)
         out[:, :, start:end] = part[:, :, start - lo:end - lo]
         if on_block is not None:
             on_block((end - start) / RATE)
@@ -244,6 +260,7 @@ class TokenLMBackend(Backend):
             envelope[:overlap] = fade_in
             envelope[-overlap:] = fade_in[::-1]
         for i, s in enumerate(starts):
+            meter.advance(0)  # overlap-adding a 60 s chunk takes up to a second: stay cancellable
             env = envelope.copy()
             if i == 0:
                 env[:overlap] = 1.0
@@ -251,7 +268,10 @@ class TokenLMBackend(Backend):
                 env[width - overlap:] = 1.0
             out[:, s:s + width] += env * decoded[i, :, :width]
             weight[s:s + width] += env
-        return out[:, :n] / np.maximum(weight[:n], 1e-6)
+        meter.advance(0)
+        out = out[:, :n]
+        out /= np.maximum(weight[:n], 1e-6)  # in place: no second copy of the chunk
+        return out
 
     def _cost(self, n: int, refine: bool) -> float:
         """Work units of a chunk of ``n`` samples: generation per window, refinement per

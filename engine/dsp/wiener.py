@@ -13,7 +13,7 @@ also what mono input gets.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -51,8 +51,12 @@ def _spatial_covariance(y: np.ndarray, smooth_frames: int) -> tuple[np.ndarray, 
             (keep * r12).astype(np.complex64))
 
 
-def wiener(x: np.ndarray, v: np.ndarray, smooth_frames: int) -> Iterator[np.ndarray]:
-    """Yield each source's filtered STFT (C, T, F), in the order of ``v``'s first axis."""
+def wiener(x: np.ndarray, v: np.ndarray, smooth_frames: int,
+           check: Callable[[], None] | None = None) -> Iterator[np.ndarray]:
+    """Yield each source's filtered STFT (C, T, F), in the order of ``v``'s first axis.
+    ``check()`` runs before each source's covariance and each source's image (a cancel check
+    that may raise), so a long block never runs far past a cancel."""
+    check = check or (lambda: None)
     masks = soft_masks(v)
     if x.shape[0] == 1:
         for mask in masks:
@@ -63,6 +67,7 @@ def wiener(x: np.ndarray, v: np.ndarray, smooth_frames: int) -> Iterator[np.ndar
     c22 = c11.copy()
     c12 = np.zeros(x.shape[1:], np.complex64)
     for mask, power in zip(masks, v, strict=True):
+        check()
         r11, r22, r12 = _spatial_covariance(mask[None] * x, smooth_frames)
         covs.append((r11, r22, r12, power))
         c11 += power * r11
@@ -71,6 +76,7 @@ def wiener(x: np.ndarray, v: np.ndarray, smooth_frames: int) -> Iterator[np.ndar
     det = np.maximum(c11 * c22 - (c12.real ** 2 + c12.imag ** 2), EPS)
     i11, i22, i12 = c22 / det, c11 / det, -c12 / det
     for r11, r22, r12, power in covs:
+        check()
         g11 = r11 * i11 + r12 * np.conj(i12)
         g12 = r11 * i12 + r12 * i22
         g21 = np.conj(r12) * i11 + r22 * np.conj(i12)
