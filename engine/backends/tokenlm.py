@@ -130,8 +130,7 @@ def wiener_refine(audio: np.ndarray, raw: np.ndarray, cfg: RefineConfig = Refine
     check = (lambda: on_block(0.0)) if on_block is not None else (lambda: None)
     out = np.empty((len(raw),) + audio.shape, np.float32)
     for start in range(0, n, block):
-        if on_block is not None:
-            on_block(0.0)
+        check()
         lo, hi, end = max(0, start - margin), min(n, start + block + margin), min(n, start + block)
         part = _refine_block(audio[:, lo:hi], raw[:, lo:hi], cfg, check)
         out[:, :, start:end] = part[:, :, start - lo:end - lo]
