@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_separate import OUT, looped_song  # noqa: E402
 from engine import Separator  # noqa: E402
+from tests.conftest import default_stop_signals  # noqa: E402  (Ctrl-C at its default in the child)
 
 
 def lm_steps_per_second(model: str, batch: int, steps: int = 60) -> float:
@@ -69,18 +70,12 @@ def separate(model: str, path: Path) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
-def _sigint_as_in_a_terminal() -> None:
-    """Ctrl-C's signal at its default in the child: a bench started with ``nohup`` or as a
-    background job passes SIGINT on ignored, and ``stemma`` keeps an ignored signal ignored."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def cancel_latency(model: str, path: Path, after: float) -> tuple[float, int, int]:
     """SIGINT ``after`` seconds into a separation: (seconds to exit, exit code, files left)."""
     out = OUT / "tokenlm_cancel"
     shutil.rmtree(out, ignore_errors=True)
     proc = subprocess.Popen(_command(model, path, out), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, preexec_fn=_sigint_as_in_a_terminal)
+                            stderr=subprocess.DEVNULL, preexec_fn=default_stop_signals)
     time.sleep(after)
     sent = time.perf_counter()
     proc.send_signal(signal.SIGINT)
