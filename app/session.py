@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine import load_audio
+from engine import load_audio, open_audio
 
 from .peaks import Peaks
 from .spectro import Spectrogram
@@ -54,11 +54,24 @@ class Loaded:
         return names
 
 
-def load(track: TrackState) -> Loaded:
-    """Decode the song (and its stems if separated before) and build the waveforms."""
+PREVIEW_BLOCK = 1 << 18  # frames decoded at a time for the preview (2 MB of stereo float)
+
+
+def preview(track: TrackState) -> Peaks:
+    """The song's waveform, decoded block by block without keeping the audio: it shows
+    before ``load`` has the whole song in memory."""
+    with open_audio(track.source) as reader:
+        return Peaks.streamed(reader.blocks(PREVIEW_BLOCK), reader.info.sample_rate)
+
+
+def load(track: TrackState, peaks: Peaks | None = None) -> Loaded:
+    """Decode the song (and its stems if separated before) and build the waveforms
+    (``peaks``: the song's ``preview``, kept when it matches what was decoded)."""
     mixture, sr = load_audio(track.source)
     loaded = Loaded(track, sr, mixture)
-    loaded.peaks["mixture"] = Peaks(mixture, sr)
+    if peaks is None or peaks.sample_rate != sr or not peaks.attach(mixture):
+        peaks = Peaks(mixture, sr)
+    loaded.peaks["mixture"] = peaks
     if track.stem_files and all(p.is_file() for p in track.stem_files.values()):
         loaded.allocate(list(track.stem_files))
         for name, path in track.stem_files.items():

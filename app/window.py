@@ -34,10 +34,11 @@ from .files import ExportMixin
 from .icons import icon
 from .lanes import LanesMixin
 from .menus import Menus
+from .peaks import Peaks
 from .playback import PlaybackMixin
 from .player import Player
 from .server_control import ServerControl
-from .session import Loaded, load
+from .session import Loaded, load, preview
 from .state import MixerState, Project, TrackState
 from .widgets.drop_zone import DropZone, TrackList
 from .widgets.lanes import SessionView
@@ -218,16 +219,48 @@ class MainWindow(PlaybackMixin, LanesMixin, ExportMixin, QMainWindow):
             self.load_track(self.project.tracks[row])
 
     def load_track(self, track: TrackState) -> None:
+        """Open a song: its waveform shows as soon as a first pass over the file has drawn
+        it (``preview``), then the song plays once it is decoded into memory (``load``)."""
         self.job_label.setText(f"Opening {track.source.name}…")
         started = time.perf_counter()
-        job = Task(f"open {track.name}", lambda job: load(track))
+
+        def open_song(job: Task) -> Loaded:
+            peaks = preview(track)
+            job.signals.preview.emit(peaks)
+            return load(track, peaks)
+
+        job = Task(f"open {track.name}", open_song)
+        job.signals.preview.connect(lambda peaks: self._show_preview(track, peaks, started))
         job.signals.finished.connect(lambda loaded: self._show(loaded, started))
         job.signals.failed.connect(self.job_label.setText)
         self._run(job)
 
+    def _current(self, track: TrackState) -> bool:
+        row = self.track_list.currentRow()
+        return 0 <= row < len(self.project.tracks) and self.project.tracks[row] is track
+
+    def _show_preview(self, track: TrackState, peaks: Peaks, started: float) -> None:
+        """A newly chosen song's waveform, before its audio is in memory: the last song stops
+        and is let go (nothing plays until this one is decoded)."""
+        if not self._current(track) or (self.loaded is not None and self.loaded.track is track):
+            return
+        self.loaded = None
+        self.player.pause()
+        self.player.load(None, peaks.sample_rate)
+        self.player.seek(0)
+        self.toolbar.show_playing(False)
+        self.view.set_position(0.0)
+        self.menus.actions["waveforms"].setChecked(True)
+        self.view.set_lanes(["mixture"] + (list(track.mixer.stems)
+                                           or self.stems_of(track.model)))
+        self.view.set_duration(peaks.n_frames / peaks.sample_rate)
+        self.view.set_audio("mixture", peaks)
+        self.stack.setCurrentWidget(self.view)
+        self.job_label.setText(f"{track.source.name}: waveform in "
+                               f"{time.perf_counter() - started:.2f} s; decoding…")
+
     def _show(self, loaded: Loaded, started: float) -> None:
-        if self.track_list.currentRow() < 0 or (
-                self.project.tracks[self.track_list.currentRow()] is not loaded.track):
+        if not self._current(loaded.track):
             return  # the user moved on meanwhile
         fresh = self.loaded is None or self.loaded.track is not loaded.track
         self.loaded = loaded
@@ -250,7 +283,7 @@ class MainWindow(PlaybackMixin, LanesMixin, ExportMixin, QMainWindow):
         self.view.set_loop(self._loop_seconds(track.loop))
         self._choose_source("Stems" if loaded.complete else "Original")
         self.player.set_loop(self._loop_frames(track.loop))
-        self.job_label.setText(f"{track.source.name}: shown in "
+        self.job_label.setText(f"{track.source.name}: ready to play in "
                                f"{time.perf_counter() - started:.2f} s")
 
     # --- separation -------------------------------------------------------------------

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 class TaskSignals(QObject):
     progress = Signal(object)  # engine.Progress, or (done, total, text) for exports
     chunk = Signal(int, object)  # first sample, names of the stems that grew
+    preview = Signal(object)  # something to show before the result (a song's waveform)
     finished = Signal(object)  # the function's result
     failed = Signal(str)  # a one-line message; details are in the log
     cancelled = Signal()

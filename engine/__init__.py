@@ -19,7 +19,7 @@ from .api import (
     remix_files,
     track_name,
 )
-from .audio_io import AudioInfo, WriteReport
+from .audio_io import AudioInfo, WriteReport, open_audio
 from .audio_io import probe as probe_audio
 from .audio_io import read as load_audio
 from .audio_io import write as save_audio
@@ -55,8 +55,9 @@ from .registry import resolve as resolve_model
 
 __all__ = [
     "Separator", "Stems", "Progress", "CancelToken", "FileResult", "ModelInfo",
-    "AudioInfo", "WriteReport", "load_audio", "save_audio", "probe_audio", "remix_files",
-    "track_name", "VOCALS", "resolve_model", "shipped_assets", "OutputSpec", "write_arrays",
+    "AudioInfo", "WriteReport", "open_audio", "load_audio", "save_audio", "probe_audio",
+    "remix_files", "track_name", "VOCALS", "resolve_model", "shipped_assets", "OutputSpec",
+    "write_arrays",
     "Request", "JobRunner", "Job", "JobEvent", "JobState", "ModelCache", "StemCache",
     "ServerClient", "read_server_discovery",
     "EngineError", "InvalidArgumentError", "AudioInputError", "AudioNotFoundError",

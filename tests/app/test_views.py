@@ -58,6 +58,27 @@ def test_peaks_updated_piece_by_piece_equal_peaks_built_at_once():
     assert whole.levels[0][0].shape[0] == -(-300_001 // BASE)
 
 
+def test_streamed_peaks_equal_peaks_of_the_whole_song_and_take_its_samples():
+    """The waveform shown before a song is in memory is the one drawn after it is: built from
+    decoded blocks (the last one ragged), every level matches; close up it draws buckets until
+    the samples are attached, then the samples."""
+    audio = np.random.default_rng(2).standard_normal((2, 300_001)).astype(np.float32)
+    blocks = (audio[:, i:i + 65_536] for i in range(0, audio.shape[1], 65_536))
+    streamed = Peaks.streamed(blocks, 44100)
+    whole = Peaks(audio, 44100)
+    assert streamed.n_frames == whole.n_frames and streamed.audio is None
+    for (a_min, a_max), (b_min, b_max) in zip(streamed.levels, whole.levels, strict=True):
+        assert np.array_equal(a_min, b_min) and np.array_equal(a_max, b_max)
+    x, y = streamed.view(3.0, 3.01, 1000)  # no samples yet: the finest envelope
+    assert len(y) > 0 and np.all(np.isfinite(y))
+    assert not streamed.attach(audio[:, :-1])  # another length is not this song
+    assert streamed.attach(audio)
+    x, y = streamed.view(3.0, 3.01, 1000)
+    assert np.allclose(y, audio[:, int(x[0] * 44100):int(x[0] * 44100) + len(y)].mean(0))
+    with pytest.raises(ValueError, match="last block"):
+        Peaks.streamed([audio[:, :100], audio[:, 100:300]], 44100)
+
+
 def test_spectrogram_rows_follow_log_frequency():
     sr = 44100
     t = np.arange(sr * 4) / sr

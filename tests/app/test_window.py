@@ -135,6 +135,24 @@ def test_cancel_leaves_no_files_and_empty_lanes(qtbot, window, tmp_path):
     assert window.separate_button.isEnabled() and not window.cancel_button.isEnabled()
 
 
+def test_a_song_shows_the_waveform_drawn_while_decoding_and_plays_its_samples(qtbot, window,
+                                                                              song, tmp_path):
+    """Opening draws the waveform in a first pass over the file (shown before the song is in
+    memory); the decoded song then takes over that same waveform, with its samples for
+    close-up views, and the next song replaces it whole."""
+    open_song(qtbot, window, song)
+    loaded = window.loaded
+    lane = window.view.lanes["mixture"]
+    assert lane.peaks is loaded.peaks["mixture"] and lane.peaks.audio is loaded.mixture
+    assert window.view.duration == pytest.approx(8.0)
+    other = tmp_path / "Other.flac"
+    sf.write(other, music(3.0, 48000, 2, seed=4).T, 48000)
+    open_song(qtbot, window, other)
+    lane = window.view.lanes["mixture"]
+    assert lane.peaks.n_frames == 3 * 48000 and lane.peaks.audio is window.loaded.mixture
+    assert window.view.duration == pytest.approx(3.0)
+
+
 def test_reopening_a_separated_song_does_not_separate_again(qtbot, window, settings, song,
                                                            tmp_path):
     open_song(qtbot, window, song)
