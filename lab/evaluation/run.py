@@ -5,7 +5,11 @@ Every model separates every song in memory; three reference rows bracket them: `
 separator that separates nothing but keeps the sum scores; a model must clearly beat it) and
 ``oracle-irm`` (the ideal ratio mask computed from the true stems: a ceiling for mask-based
 methods). ``--model codec`` adds ``codec-oracle``: the
-true stems through the neural codec, the ceiling for separators that generate codec tokens.
+true stems through the neural codec, the ceiling for separators that generate codec tokens;
+``--model codec-refined[:MODEL]`` adds ``codec-oracle refined``: those coded stems, mono at the
+token separator's rate as its LM would generate them, refined on the mixture by that separator's
+Wiener step (``MODEL``, default ``tokenlm``): the ceiling of the refined output, the score a
+perfect LM would reach with this codec and refinement.
 Aggregates: uSDR, SI-SDR and the perceptual scores are means over songs; cSDR is the median
 over songs of each song's median 1 s frame (the SiSEC/museval convention).
 """
@@ -121,6 +125,9 @@ def _estimators(models: list[str]) -> list[tuple[str, str, Callable]]:
         if spec == "truth":  # the true stems: every metric at its best (a check of the metrics)
             rows.append(("truth", "reference", lambda mix, stems, sr: dict(stems)))
             continue
+        if spec == "codec-refined" or spec.startswith("codec-refined:"):
+            rows.append(_codec_refined_row(spec.partition(":")[2] or "tokenlm"))
+            continue
         if spec == "codec" or spec.startswith("codec:"):
             rows.append(_codec_row(spec.partition(":")[2] or "default"))
             continue
@@ -148,6 +155,39 @@ def _codec_row(codec: str) -> tuple[str, str, Callable]:
         return {s: runtime.roundtrip(audio, sr) for s, audio in stems.items()}
 
     return (f"codec-oracle ({runtime.info.name})", "reference", run)
+
+
+def _codec_refined_row(model: str) -> tuple[str, str, Callable]:
+    """The true stems through ``model``'s codec (mono, at its rate), then its refinement on
+    the mixture: what a token separator whose LM generated the true tokens would give."""
+    import soxr
+
+    from engine.backends import create
+    from engine.backends.tokenlm import RATE, wiener_refine
+    from engine.registry import resolve
+
+    backend = create(resolve(model), "cpu")
+
+    def run(mix, stems, sr):
+        at_rate = mix if sr == RATE else soxr.resample(mix.T, sr, RATE, quality="HQ").T
+        at_rate = np.ascontiguousarray(at_rate, np.float32)
+        coded = np.stack([backend.codec.roundtrip(stems[s].mean(axis=0), sr)[0]
+                          for s in STEMS])
+        if sr != RATE:
+            coded = soxr.resample(coded.T, sr, RATE, quality="HQ").T
+        n = at_rate.shape[1]
+        raw = np.zeros((len(STEMS), n), np.float32)
+        raw[:, :min(n, coded.shape[1])] = coded[:, :n]
+        refined = wiener_refine(at_rate, raw, backend.refine_cfg)
+        out = np.zeros((len(STEMS),) + mix.shape, np.float32)
+        for i, audio in enumerate(refined):
+            back = audio if sr == RATE else soxr.resample(audio.T, RATE, sr, quality="HQ").T
+            out[i, :, :min(mix.shape[1], back.shape[1])] = back[:, :mix.shape[1]]
+        out += (mix - out.sum(axis=0)) / len(STEMS)  # resampling's residue, as the engine does
+        return dict(zip(STEMS, out, strict=True))
+
+    return (f"codec-oracle refined ({backend.codec.info.name}, {model}'s refinement)",
+            "reference", run)
 
 
 def row_label(model, options: dict) -> str:

@@ -82,3 +82,23 @@ def test_codec_oracle_row_codes_the_true_stems(test_set, tiny_package):
     assert row.name == "codec-oracle (tiny)" and row.kind == "reference"
     scores = row.scores[report.songs[0]]
     assert set(scores) == set(STEMS) and all(np.isfinite(s["usdr"]) for s in scores.values())
+
+
+def test_codec_refined_row_is_the_refined_ceiling_and_sums_to_the_mix(test_set):
+    """``--model codec-refined``: the true stems through the shipped token separator's codec,
+    refined on the mixture as its generated stems are. A perfect LM's output: it sums back to
+    the mixture like the separator's, and beats a quarter of the mix (a ceiling under the
+    trivial row would mean the coding or the refinement lost the stems' alignment)."""
+    from lab.evaluation.run import _estimators, evaluate
+
+    track = load_tracks(test_set)[0]
+    mixture, stems, sr = track.load()
+    name, kind, run = _estimators(["codec-refined"])[-1]
+    assert name.startswith("codec-oracle refined (hcodec-small") and kind == "reference"
+    out = run(mixture, stems, sr)
+    assert all(out[s].shape == mixture.shape for s in STEMS)
+    assert np.allclose(sum(out.values()), mixture, atol=1e-4)
+    report = evaluate(["codec-refined"], test_set, use_visqol=False, limit=1)
+    usdr = {row.name: np.mean([v["usdr"] for v in row.scores[report.songs[0]].values()])
+            for row in report.rows}
+    assert usdr[name] > usdr["mix/4"], usdr
