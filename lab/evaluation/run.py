@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 REFERENCE_ROWS = ("mixture", f"mix/{len(STEMS)}", "oracle-irm")
 SIGNAL_METRICS = ("usdr", "csdr", "si_sdr")
 VOCAL_METRICS = ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "nisqa")
+# a row's Type (the paper's table marks generative models G and discriminative ones D)
+KINDS = {"classic": "DSP", "tokenlm": "G", "bandsplit": "D", "demucs": "D", "mdxnet": "D",
+         "roformer": "D"}
 
 
 def oracle_irm(mixture: np.ndarray, stems: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -133,8 +136,7 @@ def _estimators(models: list[str]) -> list[tuple[str, str, Callable]]:
             continue
         model, options = parse_spec(spec)
         separator = Separator(model, options=options)
-        kind = separator.model.params.get("kind", "G" if separator.model.backend != "classic"
-                                          else "DSP")
+        kind = separator.model.params.get("kind", KINDS.get(separator.model.backend, "G"))
 
         def run(mix, stems, sr, separator=separator):
             out = separator.separate(mix, sr, stems=list(STEMS))
