@@ -124,7 +124,7 @@ def cmd_synth_songs(args: argparse.Namespace) -> int:
         say(f"stemma-lab: rendering song {i + 1}/{n}: {name}")
 
     options = dict(sample_rate=args.rate, min_seconds=args.min_seconds,
-                   max_seconds=args.max_seconds, overwrite=args.overwrite,
+                   max_seconds=args.max_seconds, overwrite=args.overwrite, version=args.synth,
                    on_song=None if args.quiet else progress)
     if args.training:
         testset.write_training_songs(args.output, args.songs, seed=args.seed, **options)
@@ -237,6 +237,9 @@ def _data_parsers(sub) -> None:
     p.add_argument("--training", action="store_true",
                    help="training songs (seeds disjoint from every test set)")
     p.add_argument("--rate", type=int, default=44100)
+    p.add_argument("--synth", default="v2", choices=("v1", "v2"),
+                   help="synthesizer version: v2 (Festival voices sung by WORLD, release "
+                   "master) or v1 (espeak-ng + PSOLA: the older test sets' songs)")
     p.add_argument("--min-seconds", type=float, default=15.0)
     p.add_argument("--max-seconds", type=float, default=30.0)
     p.add_argument("--overwrite", action="store_true")

@@ -1,8 +1,14 @@
 """From a seed to four mixed stems: plan, arrange, render, mix.
 
-    synth = Synthesizer(sample_rate=44100)
+    synth = Synthesizer(sample_rate=44100)   # version="v2" (default) or "v1"
     song = synth.render(seed=7)              # 4 to 30 s, a window into a random song
     song.stems["vocals"]                     # (2, N) float32; song.mixture is their exact sum
+
+Two versions render different songs from one seed. ``v1`` (this module): espeak-ng words sung
+by PSOLA, one GM soundfont per part, per-stem mixing; it stays frozen so the held-out test
+sets made with it stay reproducible. ``v2`` (``song_v2``): a Festival voice re-sung by WORLD,
+multi-sampled drum kits in a room, performed dynamics, and a release master (bus compression,
+limiter, -14 to -7 LUFS) shared by the stems.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ class Song:
     sample_rate: int
     plan: SongPlan
     instruments: dict[str, list[str]] = field(default_factory=dict)
+    loudness: float | None = None  # LUFS the master aimed at (v2), None for v1
 
     @property
     def mixture(self) -> np.ndarray:
@@ -57,11 +64,17 @@ def _vocal_notes(plan: SongPlan, rng: np.random.Generator,
     return notes
 
 
+VERSIONS = ("v1", "v2")
+
+
 class Synthesizer:
     """Renders songs; holds the soundfonts, so make one per process and reuse it."""
 
-    def __init__(self, sample_rate: int = 44100):
+    def __init__(self, sample_rate: int = 44100, version: str = "v2"):
+        if version not in VERSIONS:
+            raise ValueError(f"unknown synthesizer version {version!r}; one of {VERSIONS}")
         self.sample_rate = sample_rate
+        self.version = version
         self.fluid = FluidRenderer(sample_rate)
 
     def _render_part(self, part: Part, n: int, rng: np.random.Generator, room: float) -> np.ndarray:
@@ -120,6 +133,10 @@ class Synthesizer:
     def render(self, seed: int, duration: float | None = None, style: str | None = None,
                from_start: bool = False) -> Song:
         """A song from ``seed``: the same seed always gives the same samples."""
+        if self.version == "v2":
+            from . import song_v2
+
+            return song_v2.render(self, seed, duration, style, from_start)
         rng = np.random.default_rng(seed)
         duration = float(rng.uniform(4.0, 30.0)) if duration is None else float(duration)
         plan = make_plan(seed, duration, style, from_start)

@@ -1,0 +1,143 @@
+"""Mastering like a release (synth v2): bus compression, a limiter and a loudness target, all
+applied as ONE gain curve that multiplies every stem.
+
+A compressor or limiter on the mix bus computes its gain from the mixture and multiplies the
+mixture by it. Multiplying each stem by the same gain instead gives the same mastered mixture
+(g * sum(s) == sum(g * s)), so the mastered stems still sum exactly to the mastered mixture:
+what a separation model must learn to undo is the release's processing, shared by the stems.
+
+Loudness is integrated loudness per ITU-R BS.1770-4 (K-weighting, 400 ms blocks, absolute
+-70 LUFS and relative -10 LU gates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.ndimage as ndi
+import scipy.signal as ss
+
+from .mixing import _one_pole, biquad
+
+
+def loudness(x: np.ndarray, sr: int) -> float:
+    """Integrated loudness (LUFS) of (C, N) audio, BS.1770-4 with unit channel weights."""
+    sos = np.concatenate([biquad("highshelf", 1681.97, sr, 3.99984, 0.7072),
+                          biquad("highpass", 38.135, sr, 0.0, 0.5003)])
+    k = ss.sosfilt(sos, np.atleast_2d(x).astype(np.float64), axis=-1)
+    block, hop = int(0.4 * sr), int(0.1 * sr)
+    if k.shape[-1] < block:
+        return -70.0
+    power = (k ** 2).sum(axis=0)
+    csum = np.concatenate([[0.0], np.cumsum(power)])
+    starts = np.arange(0, k.shape[-1] - block + 1, hop)
+    z = (csum[starts + block] - csum[starts]) / block
+    blocks = -0.691 + 10 * np.log10(np.maximum(z, 1e-12))
+    kept = z[blocks > -70.0]
+    if not len(kept):
+        return -70.0
+    relative = -0.691 + 10 * np.log10(kept.mean()) - 10.0
+    kept = z[(blocks > -70.0) & (blocks > relative)]
+    return float(-0.691 + 10 * np.log10(kept.mean()))
+
+
+@dataclass(frozen=True)
+class MasterSettings:
+    lufs: float  # integrated loudness target, -14 (streaming) .. -7 (loud release)
+    bus_threshold_db: float  # bus compressor threshold, relative to the mix's RMS
+    bus_ratio: float  # gentle: 1.5 .. 3
+    bus_attack_s: float  # 10 .. 30 ms: lets transients through ("glue")
+    bus_release_s: float  # 0.1 .. 0.4 s
+    ceiling_db: float  # limiter ceiling, dBFS (sample peak)
+    clip_ratio: float  # soft clipper threshold over the ceiling, linear (> 1: 1-4 dB above)
+    limiter_release_s: float  # 20 .. 150 ms
+
+
+def draw_settings(rng: np.random.Generator) -> MasterSettings:
+    return MasterSettings(lufs=float(rng.uniform(-14.0, -7.0)),
+                          bus_threshold_db=float(rng.uniform(-2.0, 4.0)),
+                          bus_ratio=float(rng.uniform(1.5, 3.0)),
+                          bus_attack_s=float(rng.uniform(0.01, 0.03)),
+                          bus_release_s=float(rng.uniform(0.1, 0.4)),
+                          ceiling_db=float(rng.uniform(-1.0, -0.1)),
+                          clip_ratio=float(10 ** (rng.uniform(1.0, 4.0) / 20)),
+                          limiter_release_s=float(rng.uniform(0.02, 0.15)))
+
+
+def _level_db(mix: np.ndarray, time_s: float, sr: int) -> np.ndarray:
+    return 10 * np.log10(np.maximum(_one_pole(np.mean(mix ** 2, axis=0), time_s, sr), 1e-12))
+
+
+def bus_gain(mix: np.ndarray, sr: int, s: MasterSettings) -> np.ndarray:
+    """The bus compressor's gain (N,): RMS detector, soft knee, attack/release smoothing."""
+    level = _level_db(mix, 0.01, sr)
+    threshold = 10 * np.log10(np.mean(mix ** 2) + 1e-12) + s.bus_threshold_db
+    over = level - threshold
+    knee = 6.0
+    reduction = np.where(over > knee / 2, over,
+                         np.where(over > -knee / 2, (over + knee / 2) ** 2 / (2 * knee), 0.0))
+    reduction *= 1 - 1 / s.bus_ratio
+    attack = _one_pole(reduction, s.bus_attack_s, sr)
+    smooth = np.maximum(attack, _one_pole(ndi.maximum_filter1d(attack, 3), s.bus_release_s, sr))
+    return 10 ** (-smooth / 20)
+
+
+def limiter_gain(mix: np.ndarray, sr: int, ceiling: float, release_s: float) -> np.ndarray:
+    """A look-ahead peak limiter's gain (N,): never lets |mix * gain| exceed ``ceiling``. The
+    needed gain is held over a 2 ms look-ahead window, held for the release time and released
+    smoothly, then ramped in over the look-ahead (a moving average, so the ramp starts before
+    the peak); a last minimum with the needed gain guarantees the ceiling."""
+    need = np.minimum(1.0, ceiling / np.maximum(np.abs(mix).max(axis=0), 1e-12))
+    ahead = max(1, int(0.002 * sr))
+    held = -ndi.maximum_filter1d(-need, 2 * ahead + 1)  # min over +-ahead
+    atten = -20 * np.log10(held)  # dB of reduction needed, held over the look-ahead
+    n = max(1, int(release_s * sr))
+    hold = ndi.maximum_filter1d(atten, n, origin=(n - 1) // 2)  # max over the past n samples
+    atten = np.maximum(atten, _one_pole(hold, release_s / 3, sr))
+    gain = 10 ** (-atten / 20)
+    ramp = ndi.uniform_filter1d(gain, 2 * ahead + 1)
+    return np.minimum(ramp, need)
+
+
+def clip_gain(mix: np.ndarray, threshold: float) -> np.ndarray:
+    """A soft clipper (tanh above ``threshold``) on the stereo-linked peak, as a gain (N,):
+    loud masters shave the top few dB of transients this way before the limiter."""
+    peak = np.maximum(np.abs(mix).max(axis=0), 1e-12)
+    return np.where(peak > threshold,
+                    (threshold + threshold * np.tanh((peak - threshold) / threshold)) / peak, 1.0)
+
+
+def master_gain(stems: dict[str, np.ndarray], sr: int, s: MasterSettings) -> np.ndarray:
+    """The one gain curve (N,) of the whole master: bus compression, a drive to the loudness
+    target, a soft clipper a few dB under full drive, then the limiter. The drive is found by
+    the secant method on loudness (the clipper and limiter take back part of every dB)."""
+    mix = sum(stems.values()).astype(np.float64)
+    bus = bus_gain(mix, sr, s)
+    ceiling = 10 ** (s.ceiling_db / 20)
+
+    def chain(drive_db: float) -> tuple[np.ndarray, float]:
+        driven = mix * bus * 10 ** (drive_db / 20)
+        gain = bus * 10 ** (drive_db / 20) * clip_gain(driven, ceiling * s.clip_ratio)
+        gain = gain * limiter_gain(mix * gain, sr, ceiling, s.limiter_release_s)
+        return gain, loudness(mix * gain, sr)
+
+    drive = s.lufs - loudness(mix * bus, sr)
+    gain, got = chain(drive)
+    prev_drive, prev_got = drive, got
+    drive += s.lufs - got
+    for _ in range(8):
+        gain, got = chain(drive)
+        if abs(got - s.lufs) < 0.1:
+            break
+        slope = (got - prev_got) / (drive - prev_drive) if drive != prev_drive else 1.0
+        step = (s.lufs - got) / float(np.clip(slope, 0.1, 1.0))
+        prev_drive, prev_got = drive, got
+        drive += float(np.clip(step, -12.0, 12.0))
+    return gain
+
+
+def master(stems: dict[str, np.ndarray], sr: int, s: MasterSettings) -> dict[str, np.ndarray]:
+    """Each stem times the shared master gain: the stems' sum is the mastered mixture."""
+    gain = master_gain(stems, sr, s).astype(np.float32)
+    return {name: (audio * gain).astype(np.float32) for name, audio in stems.items()}
