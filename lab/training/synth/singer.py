@@ -60,6 +60,7 @@ class Singer:
     warp: float  # spectral envelope frequency factor: > 1 shorter vocal tract (brighter)
     breathiness: float  # 0..1: extra aperiodicity in the upper voiced band
     tilt_db: float  # dB per octave of the air band above the source's Nyquist (negative)
+    air_db: float = 6.0  # envelope lift from 6 to 12 kHz: breath and a close mic's brightness
 
     @property
     def female(self) -> bool:
@@ -80,7 +81,8 @@ def draw_singer(rng: np.random.Generator, female: bool) -> Singer:
                                p=[0.45, 0.45, 0.1]))
         warp = (float(rng.uniform(0.8, 0.86)) if voice.startswith("cmu")
                 else float(rng.uniform(0.93, 1.06)))
-    return Singer(voice, warp, float(rng.uniform(0.0, 0.5)), float(rng.uniform(-7.0, -3.0)))
+    return Singer(voice, warp, float(rng.uniform(0.0, 0.5)), float(rng.uniform(-7.0, -3.0)),
+                  float(rng.uniform(3.0, 10.0)))
 
 
 @dataclass(frozen=True)
@@ -106,19 +108,27 @@ def _pyworld():
     return pyworld
 
 
-def _speak(voice: str, text: str) -> tuple[np.ndarray, int]:
-    exe = shutil.which("text2wave")
+def _speak(voice: str, texts: list[str]) -> list[tuple[np.ndarray, int]]:
+    """Festival ``voice`` speaking each of ``texts``, in one Festival process (its start-up
+    and voice loading cost about a second; each word then takes milliseconds)."""
+    exe = shutil.which("festival")
     if exe is None:
         raise SingerUnavailableError("festival not found; install festival, "
                                      "festvox-us-slt-hts, festvox-kallpc16k, festvox-kdlpc16k")
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "word.wav"
-        subprocess.run([exe, "-eval", f"(voice_{voice})", "-o", str(out)], input=text.encode(),
-                       check=True, capture_output=True)
-        audio, rate = sf.read(str(out), dtype="float64")
-    if audio.ndim > 1:
-        audio = audio.mean(axis=1)
-    return audio, rate
+        lines = [f"(voice_{voice})"]
+        for i, text in enumerate(texts):
+            safe = text.replace('"', "").replace("\\", "")
+            lines += [f'(set! u (Utterance Text "{safe}"))', "(utt.synth u)",
+                      f'(utt.save.wave u "{tmp}/{i}.wav" \'riff)']
+        script = Path(tmp) / "words.scm"
+        script.write_text("\n".join(lines) + "\n")
+        subprocess.run([exe, "-b", str(script)], check=True, capture_output=True)
+        out = []
+        for i in range(len(texts)):
+            audio, rate = sf.read(str(Path(tmp) / f"{i}.wav"), dtype="float64")
+            out.append((audio.mean(axis=1) if audio.ndim > 1 else audio, rate))
+    return out
 
 
 def _trim(audio: np.ndarray, rate: int) -> np.ndarray:
@@ -129,20 +139,30 @@ def _trim(audio: np.ndarray, rate: int) -> np.ndarray:
     return audio[max(0, loud[0] - 1) * frame:(loud[-1] + 2) * frame]
 
 
+def prepare(voice: str, texts: set[str] | list[str]) -> None:
+    """Speak and analyse every word of ``texts`` not yet cached, in one Festival run."""
+    missing = sorted({t for t in texts if (voice, t) not in _CACHE})
+    if missing:
+        for text, (audio, rate) in zip(missing, _speak(voice, missing), strict=True):
+            _CACHE[(voice, text)] = _analyse(audio, rate)
+
+
+def _analyse(audio: np.ndarray, rate: int) -> Analysis:
+    """WORLD analysis (Harvest F0, CheapTrick envelope, D4C aperiodicity) of a trimmed word."""
+    pw = _pyworld()
+    audio = np.ascontiguousarray(_trim(audio, rate))
+    f0, t = pw.harvest(audio, rate, f0_floor=60.0, f0_ceil=500.0, frame_period=FRAME_MS)
+    sp = pw.cheaptrick(audio, f0, t, rate)
+    ap = pw.d4c(audio, f0, t, rate)
+    voiced = np.flatnonzero(f0 > 0)
+    span = (int(voiced[0]), int(voiced[-1]) + 1) if len(voiced) else (0, len(f0))
+    return Analysis(f0, sp, ap, rate, span)
+
+
 def analyse(voice: str, text: str) -> Analysis:
-    """``text`` spoken by Festival ``voice``, analysed by WORLD (Harvest F0, CheapTrick, D4C)."""
-    key = (voice, text)
-    if key not in _CACHE:
-        pw = _pyworld()
-        audio, rate = _speak(voice, text)
-        audio = np.ascontiguousarray(_trim(audio, rate))
-        f0, t = pw.harvest(audio, rate, f0_floor=60.0, f0_ceil=500.0, frame_period=FRAME_MS)
-        sp = pw.cheaptrick(audio, f0, t, rate)
-        ap = pw.d4c(audio, f0, t, rate)
-        voiced = np.flatnonzero(f0 > 0)
-        span = (int(voiced[0]), int(voiced[-1]) + 1) if len(voiced) else (0, len(f0))
-        _CACHE[key] = Analysis(f0, sp, ap, rate, span)
-    return _CACHE[key]
+    """``text`` spoken by Festival ``voice``, analysed by WORLD (cached per process)."""
+    prepare(voice, [text])
+    return _CACHE[(voice, text)]
 
 
 def _to_rate(a: Analysis, singer: Singer, sample_rate: int, fft_size: int,
@@ -166,6 +186,8 @@ def _to_rate(a: Analysis, singer: Singer, sample_rate: int, fft_size: int,
     octaves = np.log2(np.maximum(look[above], edge) / edge)
     sp[:, above] = top_level + singer.tilt_db * octaves * np.log(10) / 10
     ap[:, above] = np.maximum(ap[:, above], 1 - 0.35 * np.exp(-octaves))
+    lift = singer.air_db * np.clip(np.log2(np.maximum(freqs, 1) / 6000), 0, 1)  # dB
+    sp = sp + lift * np.log(10) / 10
     upper = freqs > 3000
     ap[:, upper] = np.clip(ap[:, upper] + singer.breathiness * 0.25, 0, 0.999)
     return np.ascontiguousarray(np.exp(sp)), np.ascontiguousarray(ap)
@@ -242,6 +264,7 @@ def sing_line(rng: np.random.Generator, singer: Singer, notes: list[SungNote], n
               sample_rate: int, detune_cents: float = 0.0, delay_s: float = 0.0,
               breaths: bool = True) -> np.ndarray:
     """A sung take of ``notes`` as (n_samples,) float32."""
+    prepare(singer.voice, {n.word for n in notes})
     out = np.zeros(n_samples + sample_rate, np.float64)
     vibrato = (float(rng.uniform(4.8, 6.5)), float(rng.uniform(15, 60)))
     previous_end, previous_pitch = -1.0, None
