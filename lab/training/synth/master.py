@@ -52,8 +52,7 @@ class MasterSettings:
     bus_attack_s: float  # 10 .. 30 ms: lets transients through ("glue")
     bus_release_s: float  # 0.1 .. 0.4 s
     ceiling_db: float  # limiter ceiling, dBFS (sample peak)
-    clip_ratio: float  # soft clipper threshold over the ceiling, linear (> 1: 1-4 dB above)
-    limiter_release_s: float  # 20 .. 150 ms
+    limiter_release_s: float  # 30 .. 120 ms per 10 dB of release
 
 
 def draw_settings(rng: np.random.Generator) -> MasterSettings:
@@ -63,8 +62,7 @@ def draw_settings(rng: np.random.Generator) -> MasterSettings:
                           bus_attack_s=float(rng.uniform(0.01, 0.03)),
                           bus_release_s=float(rng.uniform(0.1, 0.4)),
                           ceiling_db=float(rng.uniform(-1.0, -0.1)),
-                          clip_ratio=float(10 ** (rng.uniform(1.0, 4.0) / 20)),
-                          limiter_release_s=float(rng.uniform(0.02, 0.15)))
+                          limiter_release_s=float(rng.uniform(0.03, 0.12)))
 
 
 def _level_db(mix: np.ndarray, time_s: float, sr: int) -> np.ndarray:
@@ -87,41 +85,36 @@ def bus_gain(mix: np.ndarray, sr: int, s: MasterSettings) -> np.ndarray:
 
 def limiter_gain(mix: np.ndarray, sr: int, ceiling: float, release_s: float) -> np.ndarray:
     """A look-ahead peak limiter's gain (N,): never lets |mix * gain| exceed ``ceiling``. The
-    needed gain is held over a 2 ms look-ahead window, held for the release time and released
-    smoothly, then ramped in over the look-ahead (a moving average, so the ramp starts before
+    needed gain is held over a 2 ms look-ahead window and released at 10 dB per
+    ``release_s``, then ramped in over the look-ahead (a moving average, so the ramp starts before
     the peak); a last minimum with the needed gain guarantees the ceiling."""
     need = np.minimum(1.0, ceiling / np.maximum(np.abs(mix).max(axis=0), 1e-12))
     ahead = max(1, int(0.002 * sr))
     held = -ndi.maximum_filter1d(-need, 2 * ahead + 1)  # min over +-ahead
     atten = -20 * np.log10(held)  # dB of reduction needed, held over the look-ahead
-    n = max(1, int(release_s * sr))
-    hold = ndi.maximum_filter1d(atten, n, origin=(n - 1) // 2)  # max over the past n samples
-    atten = np.maximum(atten, _one_pole(hold, release_s / 3, sr))
+    # instant attack, release at a constant 10 dB per release_s: the running maximum of
+    # atten[j] - rate * (i - j), i.e. cummax(atten + rate * j) - rate * i
+    rate = 10.0 / max(1.0, release_s * sr)
+    ramp_db = rate * np.arange(len(atten))
+    atten = np.maximum.accumulate(atten + ramp_db) - ramp_db
     gain = 10 ** (-atten / 20)
     ramp = ndi.uniform_filter1d(gain, 2 * ahead + 1)
     return np.minimum(ramp, need)
 
 
-def clip_gain(mix: np.ndarray, threshold: float) -> np.ndarray:
-    """A soft clipper (tanh above ``threshold``) on the stereo-linked peak, as a gain (N,):
-    loud masters shave the top few dB of transients this way before the limiter."""
-    peak = np.maximum(np.abs(mix).max(axis=0), 1e-12)
-    return np.where(peak > threshold,
-                    (threshold + threshold * np.tanh((peak - threshold) / threshold)) / peak, 1.0)
-
-
 def master_gain(stems: dict[str, np.ndarray], sr: int, s: MasterSettings) -> np.ndarray:
     """The one gain curve (N,) of the whole master: bus compression, a drive to the loudness
-    target, a soft clipper a few dB under full drive, then the limiter. The drive is found by
-    the secant method on loudness (the clipper and limiter take back part of every dB)."""
+    target, then the limiter. The drive is found by the secant method on loudness (the
+    limiter takes back part of every dB). No clipper: a waveshaper's per-sample gain would
+    print the kick's distortion into every stem (broadband bursts in the vocals)."""
     mix = sum(stems.values()).astype(np.float64)
     bus = bus_gain(mix, sr, s)
     ceiling = 10 ** (s.ceiling_db / 20)
 
     def chain(drive_db: float) -> tuple[np.ndarray, float]:
         driven = mix * bus * 10 ** (drive_db / 20)
-        gain = bus * 10 ** (drive_db / 20) * clip_gain(driven, ceiling * s.clip_ratio)
-        gain = gain * limiter_gain(mix * gain, sr, ceiling, s.limiter_release_s)
+        gain = bus * 10 ** (drive_db / 20)
+        gain = gain * limiter_gain(driven, sr, ceiling, s.limiter_release_s)
         return gain, loudness(mix * gain, sr)
 
     drive = s.lufs - loudness(mix * bus, sr)

@@ -60,7 +60,8 @@ class Singer:
     warp: float  # spectral envelope frequency factor: > 1 shorter vocal tract (brighter)
     breathiness: float  # 0..1: extra aperiodicity in the upper voiced band
     tilt_db: float  # dB per octave of the air band above the source's Nyquist (negative)
-    air_db: float = 6.0  # envelope lift from 6 to 12 kHz: breath and a close mic's brightness
+    air_db: float = 4.0  # envelope lift from 6 to 12 kHz: breath and a close mic's brightness
+    air_floor_db: float = 36.0  # the air band starts at least this far below the formant peak
 
     @property
     def female(self) -> bool:
@@ -81,8 +82,8 @@ def draw_singer(rng: np.random.Generator, female: bool) -> Singer:
                                p=[0.45, 0.45, 0.1]))
         warp = (float(rng.uniform(0.8, 0.86)) if voice.startswith("cmu")
                 else float(rng.uniform(0.93, 1.06)))
-    return Singer(voice, warp, float(rng.uniform(0.0, 0.5)), float(rng.uniform(-7.0, -3.0)),
-                  float(rng.uniform(3.0, 10.0)))
+    return Singer(voice, warp, float(rng.uniform(0.0, 0.5)), float(rng.uniform(-8.0, -4.0)),
+                  float(rng.uniform(2.0, 6.0)), float(rng.uniform(32.0, 42.0)))
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,8 @@ def _to_rate(a: Analysis, singer: Singer, sample_rate: int, fft_size: int,
              frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Envelope and aperiodicity of ``frames`` on the output rate's grid: warped by the
     singer's vocal tract factor, and extended above the source's band edge with an air band
-    (the top 1.5 kHz's level, tilted per octave; aperiodicity rising towards 1)."""
+    (the top 1.5 kHz's level, at least air_floor_db under the formant peak, tilted per octave;
+    aperiodicity rising towards 1)."""
     src_freqs = np.linspace(0, a.rate / 2, a.sp.shape[1])
     freqs = np.linspace(0, sample_rate / 2, fft_size // 2 + 1)
     look = freqs / singer.warp  # warp: the envelope at f comes from f / warp
@@ -180,6 +182,10 @@ def _to_rate(a: Analysis, singer: Singer, sample_rate: int, fft_size: int,
     ap = np.stack([np.interp(inside, src_freqs, row) for row in a.ap[frames]])
     top = src_freqs >= edge - 1500
     top_level = np.log(np.mean(a.sp[frames][:, top], axis=1) + 1e-16)[:, None]
+    # a diphone voice's LPC envelope is nearly flat at its band edge: real voices are 30-45 dB
+    # down there, so the air band never starts closer than air_floor_db to the formant peak
+    peak = np.log(a.sp[frames][:, src_freqs < 3000].max(axis=1) + 1e-16)[:, None]
+    top_level = np.minimum(top_level, peak - singer.air_floor_db * np.log(10) / 10)
     blend = np.clip((look - (edge - 1500)) / 1500, 0, 1)  # crossfade into the air band
     sp = (1 - blend) * sp + blend * top_level
     above = look > edge

@@ -105,7 +105,7 @@ def test_master_hits_the_loudness_and_the_stems_still_sum_to_the_mix(lufs):
     stems = _music(sr, 8.0, seed=int(-lufs))
     settings = mst.MasterSettings(lufs=lufs, bus_threshold_db=0.0, bus_ratio=2.0,
                                   bus_attack_s=0.02, bus_release_s=0.2, ceiling_db=-0.3,
-                                  clip_ratio=1.3, limiter_release_s=0.05)
+                                  limiter_release_s=0.05)
     gain = mst.master_gain(stems, sr, settings)
     out = mst.master(stems, sr, settings)
     mix = sum(out[name] for name in STEMS)
@@ -126,7 +126,8 @@ def test_a_v2_song_is_mastered_within_the_drawn_loudness(synths):
     assert -14.0 <= song.loudness <= -7.0
     mix = song.mixture
     assert np.array_equal(mix, sum(song.stems[n] for n in STEMS))
-    assert mst.loudness(mix, sr) == pytest.approx(song.loudness, abs=0.5)
+    # a limiter alone (no clipper) reaches about -7.5 LUFS on the densest mixes
+    assert song.loudness - 1.0 <= mst.loudness(mix, sr) <= song.loudness + 0.3
     assert np.abs(mix).max() < 1.0
     for name in STEMS:
         assert np.sqrt(np.mean(song.stems[name] ** 2)) > 1e-3, f"{name} is silent"
