@@ -13,6 +13,7 @@ limiter, -14 to -7 LUFS) shared by the stems.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,6 +66,41 @@ def _vocal_notes(plan: SongPlan, rng: np.random.Generator,
 
 
 VERSIONS = ("v1", "v2")
+
+
+@dataclass
+class Start:
+    """What every version draws first from a seed, in this order."""
+
+    rng: np.random.Generator
+    plan: SongPlan
+    n: int  # samples
+    vocal_bars: set[int]
+
+
+def start(seed: int, duration: float | None, style: str | None, from_start: bool,
+          sample_rate: int) -> Start:
+    rng = np.random.default_rng(seed)
+    duration = float(rng.uniform(4.0, 30.0)) if duration is None else float(duration)
+    plan = make_plan(seed, duration, style, from_start)
+    vocal_bars = {b for sec in plan.sections if sec.vocals
+                  for b in range(sec.start_bar, sec.start_bar + sec.n_bars)}
+    return Start(rng, plan, int(round(duration * sample_rate)), vocal_bars)
+
+
+def other_stem(play: Callable[[Part, float], np.ndarray], s: Start, sample_rate: int,
+               names: list[str]) -> np.ndarray:
+    """The "other" stem: each part played by ``play(part, room)``, EQ'd and levelled."""
+    rng, sr = s.rng, sample_rate
+    other = np.zeros((2, s.n), np.float32)
+    for part in other_parts(s.plan, rng, s.vocal_bars):
+        names.append(part.name)
+        audio = play(part, float(rng.uniform(0.3, 0.8)))
+        audio = mixing.eq(audio, sr, [("highpass", float(rng.uniform(80, 160)), 0.0, 0.707),
+                                      ("peak", float(rng.uniform(300, 5000)),
+                                       float(rng.uniform(-4, 4)), 1.0)])
+        other += mixing.set_level(audio, float(rng.uniform(-24, -19)))
+    return other
 
 
 class Synthesizer:
@@ -137,15 +173,10 @@ class Synthesizer:
             from . import song_v2
 
             return song_v2.render(self, seed, duration, style, from_start)
-        rng = np.random.default_rng(seed)
-        duration = float(rng.uniform(4.0, 30.0)) if duration is None else float(duration)
-        plan = make_plan(seed, duration, style, from_start)
-        n = int(round(duration * self.sample_rate))
-        sr = self.sample_rate
-        instruments: dict[str, list[str]] = {s: [] for s in STEMS}
+        s = start(seed, duration, style, from_start, self.sample_rate)
+        rng, plan, n, sr = s.rng, s.plan, s.n, self.sample_rate
+        instruments: dict[str, list[str]] = {name: [] for name in STEMS}
         stems = {}
-        vocal_bars = {b for sec in plan.sections if sec.vocals
-                      for b in range(sec.start_bar, sec.start_bar + sec.n_bars)}
         stems["vocals"] = self._vocals(plan, rng, n, instruments["vocals"])
         drums = drum_part(plan, rng)
         instruments["drums"].append(drums.name)
@@ -156,15 +187,8 @@ class Synthesizer:
         stems["bass"] = mixing.compress(
             mixing.eq(self._render_part(bass, n, rng, room=0.1), sr,
                       [("highpass", 35.0, 0.0, 0.707)]), sr, threshold_db=-26, ratio=3.0)
-        other = np.zeros((2, n), np.float32)
-        for part in other_parts(plan, rng, vocal_bars):
-            instruments["other"].append(part.name)
-            audio = self._render_part(part, n, rng, room=float(rng.uniform(0.3, 0.8)))
-            audio = mixing.eq(audio, sr, [("highpass", float(rng.uniform(80, 160)), 0.0, 0.707),
-                                          ("peak", float(rng.uniform(300, 5000)),
-                                           float(rng.uniform(-4, 4)), 1.0)])
-            other += mixing.set_level(audio, float(rng.uniform(-24, -19)))
-        stems["other"] = other
+        stems["other"] = other_stem(lambda part, room: self._render_part(part, n, rng, room),
+                                    s, sr, instruments["other"])
         for name in STEMS:
             stems[name] = mixing.set_level(stems[name],
                                            TARGET_LEVEL_DB[name] + float(rng.normal(0, 2.0)))

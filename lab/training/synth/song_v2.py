@@ -20,9 +20,8 @@ import numpy as np
 from ...musdb import STEMS
 from . import master, mixing, singer
 from .drums import drum_part
-from .parts import bass_part, other_parts
+from .parts import bass_part
 from .score import Note, Part, SongPlan
-from .theory import make_plan
 
 if TYPE_CHECKING:
     from .song import Song, Synthesizer
@@ -182,16 +181,11 @@ def _instrument(synth: Synthesizer, part: Part, plan: SongPlan, rng: np.random.G
 
 def render(synth: Synthesizer, seed: int, duration: float | None = None,
            style: str | None = None, from_start: bool = False) -> Song:
-    from .song import Song
+    from .song import Song, other_stem, start
 
-    rng = np.random.default_rng(seed)
-    duration = float(rng.uniform(4.0, 30.0)) if duration is None else float(duration)
-    plan = make_plan(seed, duration, style, from_start)
-    n = int(round(duration * synth.sample_rate))
-    sr = synth.sample_rate
-    names: dict[str, list[str]] = {s: [] for s in STEMS}
-    vocal_bars = {b for sec in plan.sections if sec.vocals
-                  for b in range(sec.start_bar, sec.start_bar + sec.n_bars)}
+    s = start(seed, duration, style, from_start, synth.sample_rate)
+    rng, plan, n, sr = s.rng, s.plan, s.n, synth.sample_rate
+    names: dict[str, list[str]] = {name: [] for name in STEMS}
     stems = {"vocals": vocals(synth, plan, rng, n, names["vocals"]),
              "drums": drums(synth, plan, rng, n, names["drums"])}
     bass = bass_part(plan, rng)
@@ -199,15 +193,8 @@ def render(synth: Synthesizer, seed: int, duration: float | None = None,
     stems["bass"] = mixing.compress(
         mixing.eq(_instrument(synth, bass, plan, rng, n, room=0.1), sr,
                   [("highpass", 35.0, 0.0, 0.707)]), sr, threshold_db=-26, ratio=3.0)
-    other = np.zeros((2, n), np.float32)
-    for part in other_parts(plan, rng, vocal_bars):
-        names["other"].append(part.name)
-        audio = _instrument(synth, part, plan, rng, n, room=float(rng.uniform(0.3, 0.8)))
-        audio = mixing.eq(audio, sr, [("highpass", float(rng.uniform(80, 160)), 0.0, 0.707),
-                                      ("peak", float(rng.uniform(300, 5000)),
-                                       float(rng.uniform(-4, 4)), 1.0)])
-        other += mixing.set_level(audio, float(rng.uniform(-24, -19)))
-    stems["other"] = other
+    stems["other"] = other_stem(lambda part, room: _instrument(synth, part, plan, rng, n, room),
+                                s, sr, names["other"])
     for name in STEMS:
         stems[name] = mixing.set_level(stems[name], PRE_MASTER_DB[name] + float(rng.normal(0, 2)))
     settings = master.draw_settings(rng)
