@@ -123,8 +123,15 @@ def cmd_synth_songs(args: argparse.Namespace) -> int:
     def progress(i: int, n: int, name: str) -> None:
         say(f"stemma-lab: rendering song {i + 1}/{n}: {name}")
 
-    options = dict(sample_rate=args.rate, min_seconds=args.min_seconds,
-                   max_seconds=args.max_seconds, overwrite=args.overwrite,
+    try:
+        k, n = (int(v) for v in args.shard.split("/"))
+        if not 0 <= k < n:
+            raise ValueError
+    except ValueError:
+        raise InvalidArgumentError(f"--shard {args.shard!r}: expected K/N with 0 <= K < N, "
+                                   "e.g. 0/2 and 1/2 for two processes") from None
+    options = dict(sample_rate=args.rate, min_seconds=args.min_seconds, shard=(k, n),
+                   max_seconds=args.max_seconds, overwrite=args.overwrite, version=args.synth,
                    on_song=None if args.quiet else progress)
     if args.training:
         testset.write_training_songs(args.output, args.songs, seed=args.seed, **options)
@@ -237,6 +244,12 @@ def _data_parsers(sub) -> None:
     p.add_argument("--training", action="store_true",
                    help="training songs (seeds disjoint from every test set)")
     p.add_argument("--rate", type=int, default=44100)
+    p.add_argument("--synth", default="v2", choices=("v1", "v2"),
+                   help="synthesizer version: v2 (Festival voices sung by WORLD, release "
+                   "master) or v1 (espeak-ng + PSOLA: the older test sets' songs)")
+    p.add_argument("--shard", default="0/1", metavar="K/N",
+                   help="render only songs i with i %% N == K (same names and seeds): run N "
+                   "processes, K = 0..N-1, to use N cores")
     p.add_argument("--min-seconds", type=float, default=15.0)
     p.add_argument("--max-seconds", type=float, default=30.0)
     p.add_argument("--overwrite", action="store_true")

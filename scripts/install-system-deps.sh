@@ -3,7 +3,9 @@
 #   scripts/install-system-deps.sh GROUP...   (GROUP: runtime, gui, train, test, build)
 #     runtime  python3-venv only: the soundfile and PyAV wheels bundle libsndfile and FFmpeg
 #     gui      Qt's X11/EGL libraries, PortAudio (playback)
-#     train    fluidsynth, General MIDI soundfonts, espeak-ng (our song synthesizer)
+#     train    fluidsynth, General MIDI soundfonts and acoustic drum kits, espeak-ng, Festival
+#              with English voices (our song synthesizer; v2 sings Festival voices), and what
+#              builds pyworld (g++, Python headers)
 #     build    what installer/build.sh needs: objdump (PyInstaller's library analysis), strip,
 #              zstd (the archive)
 #     test     gui + train + ffmpeg (makes MP3/M4A test files) + PulseAudio with its ALSA
@@ -14,7 +16,9 @@ runtime=(python3-venv)
 gui=(libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0
      libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
      libxcb-render-util0 libxcb-image0 libportaudio2)
-train=(fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont espeak-ng)
+train=(fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont espeak-ng
+       avldrums.lv2-soundfont festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k
+       g++ python3-dev)  # g++ and the headers build pyworld, an sdist on PyPI
 want=("${runtime[@]}")
 for group in "${@:-runtime}"; do
   case "$group" in

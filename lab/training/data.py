@@ -6,7 +6,9 @@
   ``stemma-lab synth-songs``, or a real MUSDB18-HQ ``train`` folder.
 
 Both yield ``{"mixture": (C, N), "stems": (4, C, N)}`` float32 tensors, stems in the order
-vocals, drums, bass, other, and the mixture is always the sum of the (augmented) stems. Seeds:
+vocals, drums, bass, other, and the mixture is the sum of the (augmented) stems, unless the
+real-file degradations are on (``codec_probability``, ``rate_probability``): those degrade the
+mixture only, so the targets stay clean (see ``degrade``). Seeds:
 training songs are drawn below ``testset.TEST_SEED_BASE`` so test songs are never trained on.
 """
 
@@ -22,6 +24,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from .augment import AugmentConfig, augment_stems
+from .degrade import degrade
 from .synth import STEMS, Synthesizer
 from .testset import TEST_SEED_BASE
 
@@ -36,6 +39,9 @@ class DataConfig:
     seed: int = 0  # base of this run's song stream
     augment: bool = True
     skip_silent_vocals: float = 0.5  # chance to re-draw a crop whose vocals are silent
+    synth: str = "v2"  # SynthStems' synthesizer version (v1: the older espeak-ng songs)
+    codec_probability: float = 0.0  # share of mixtures sent through MP3/AAC at 128-320 kbps
+    rate_probability: float = 0.0  # share of mixtures once stored at 16-32 kHz (band-limited)
 
 
 def _worker() -> tuple[int, int]:
@@ -51,8 +57,11 @@ def _crop_sample(stems: dict[str, np.ndarray], start: int, n: int, cfg: DataConf
     if cfg.augment:
         crop = augment_stems(crop, cfg.sample_rate, rng, AugmentConfig())
     stacked = np.stack([crop[name] for name in STEMS]).astype(np.float32)
-    return {"mixture": torch.from_numpy(stacked.sum(axis=0)),
-            "stems": torch.from_numpy(stacked)}
+    mixture = stacked.sum(axis=0)
+    if cfg.augment and (cfg.codec_probability > 0 or cfg.rate_probability > 0):
+        mixture = degrade(mixture, cfg.sample_rate, rng, cfg.codec_probability,
+                          cfg.rate_probability)
+    return {"mixture": torch.from_numpy(mixture), "stems": torch.from_numpy(stacked)}
 
 
 def _silent(audio: np.ndarray) -> bool:
@@ -76,7 +85,7 @@ class SynthStems(IterableDataset):
 
     def __iter__(self):
         cfg = self.cfg
-        synth = Synthesizer(cfg.sample_rate)
+        synth = Synthesizer(cfg.sample_rate, version=cfg.synth)
         n = int(cfg.segment_s * cfg.sample_rate)
         for seed in self.song_seeds():
             rng = np.random.default_rng(seed + 1)

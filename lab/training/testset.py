@@ -27,13 +27,20 @@ def test_seed(set_seed: int, index: int) -> int:
 
 def write_songs(folder: str | Path, seeds: list[int], sample_rate: int = 44100,
                 min_seconds: float = 15.0, max_seconds: float = 30.0, overwrite: bool = False,
-                on_song: Callable[[int, int, str], None] | None = None) -> list[Path]:
+                on_song: Callable[[int, int, str], None] | None = None,
+                version: str = "v2", shard: tuple[int, int] = (0, 1)) -> list[Path]:
     """Render one song per seed into ``folder/<NNN_style>/{mixture,vocals,drums,bass,other}.wav``
-    plus ``songs.json`` (seed, style, tempo, key, sections and instruments of each song)."""
+    plus ``songs.json`` (seed, synthesizer version, style, tempo, key, sections, instruments and
+    the master's loudness target of each song). ``shard`` (k, n) renders only songs i with
+    i % n == k, under the same names, and writes ``songs.k-of-n.json``: n processes render one
+    set in parallel."""
     folder = Path(folder)
-    synth = Synthesizer(sample_rate)
+    synth = Synthesizer(sample_rate, version=version)
     meta, paths = [], []
+    k, n_shards = shard
     for i, seed in enumerate(seeds):
+        if i % n_shards != k:
+            continue
         duration = float(np.random.default_rng(seed).uniform(min_seconds, max_seconds))
         song = synth.render(seed, duration=duration)
         name = f"{i:03d}_{song.plan.style}"
@@ -44,12 +51,14 @@ def write_songs(folder: str | Path, seeds: list[int], sample_rate: int = 44100,
         for stem in STEMS:
             write(song_dir / f"{stem}.wav", song.stems[stem], sample_rate, overwrite=overwrite)
         plan = song.plan
-        meta.append({"name": name, "seed": seed, "seconds": duration, "style": plan.style,
+        meta.append({"name": name, "seed": seed, "synth": version, "seconds": duration,
+                     "style": plan.style, "lufs": song.loudness,
                      "tempo": round(plan.tempo, 1), "key": plan.key, "mode": plan.mode,
                      "sections": [s.name for s in plan.sections],
                      "instruments": song.instruments})
         paths.append(song_dir)
-    (folder / "songs.json").write_text(json.dumps(meta, indent=1))
+    name = "songs.json" if n_shards == 1 else f"songs.{k}-of-{n_shards}.json"
+    (folder / name).write_text(json.dumps(meta, indent=1))
     return paths
 
 

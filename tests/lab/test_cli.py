@@ -42,3 +42,15 @@ def test_export_hands_its_arguments_to_the_exporter(kind, option):
     run = lab("export", kind, "--help")
     assert run.returncode == 0 and f"stemma-lab export {kind}" in run.stdout
     assert option in run.stdout
+
+
+@pytest.mark.parametrize("shard", ["2/2", "x", "1/0"])
+def test_synth_songs_rejects_a_shard_that_names_no_songs(tmp_path, shard):
+    run = lab("synth-songs", tmp_path / "set", "--songs", "2", "--shard", shard)
+    assert run.returncode != 0 and "--shard" in run.stderr
+    assert not (tmp_path / "set").exists()
+
+
+def test_synth_songs_offers_both_synthesizer_versions():
+    run = lab("synth-songs", "--help")
+    assert run.returncode == 0 and "--synth {v1,v2}" in run.stdout

@@ -23,6 +23,10 @@ SOUNDFONT_DIRS = (Path("/usr/share/sounds/sf2"), Path("/usr/share/sounds/sf3"))
 SOUNDFONTS = ("FluidR3_GM.sf2", "MuseScore_General_Full.sf3", "MuseScore_General.sf3",
               "TimGM6mb.sf2")
 DRUM_CHANNEL = 9
+# Multi-sampled acoustic drum kits (Debian: avldrums.lv2-soundfont; preset bank 0, program 0, GM
+# drum keys), used by synth v2 beside the GM kits. Loaded on first use, so v1 never sees them.
+KIT_SOUNDFONTS = ("Red_Zeppelin_4_LV2.sf2", "Black_Pearl_4_LV2.sf2")
+KIT_DIRS = (*SOUNDFONT_DIRS, Path("/usr/lib/lv2/avldrums.lv2"))
 
 
 def _write(lib: ctypes.CDLL, synth: int, n: int) -> np.ndarray:
@@ -36,10 +40,11 @@ class SynthUnavailableError(RuntimeError):
     """libfluidsynth or the soundfonts are missing (run scripts/install-system-deps.sh)."""
 
 
-def find_soundfonts() -> list[Path]:
+def find_soundfonts(names: tuple[str, ...] = SOUNDFONTS,
+                    dirs: tuple[Path, ...] = SOUNDFONT_DIRS) -> list[Path]:
     found = []
-    for name in SOUNDFONTS:
-        for folder in SOUNDFONT_DIRS:
+    for name in names:
+        for folder in dirs:
             path = folder / name
             if path.is_file() and path.resolve() not in {p.resolve() for p in found}:
                 found.append(path)
@@ -109,23 +114,48 @@ class FluidRenderer:
         if not self._fonts:
             raise SynthUnavailableError(f"no soundfont could be loaded from {fonts}")
         self.n_fonts = len(self._fonts)
+        self._kits: list[int] | None = None
 
-    def render(self, part: Part, n_samples: int, font: int = 0) -> np.ndarray:
-        """Render ``part`` into exactly ``n_samples`` (2, N) samples (events past it are cut)."""
+    def _load(self, paths: list[Path]) -> list[int]:
+        fonts = []
+        for path in paths:
+            sfid = self._lib.fluid_synth_sfload(self._loader, str(path).encode(), 0)
+            if sfid >= 0:
+                fonts.append(self._lib.fluid_synth_get_sfont_by_id(self._loader, sfid))
+        return fonts
+
+    @property
+    def n_kits(self) -> int:
+        """How many multi-sampled drum kit soundfonts there are (loaded on first call)."""
+        if self._kits is None:
+            self._kits = self._load(find_soundfonts(KIT_SOUNDFONTS, KIT_DIRS))
+        return len(self._kits)
+
+    def render(self, part: Part, n_samples: int, font: int = 0,
+               kit: int | None = None) -> np.ndarray:
+        """Render ``part`` into exactly ``n_samples`` (2, N) samples (events past it are cut);
+        ``kit`` plays a drum part on drum kit soundfont ``kit`` instead of a GM font."""
         lib, sr = self._lib, self.sample_rate
         synth = lib.new_fluid_synth(self._settings)
-        sfont = self._fonts[font % self.n_fonts]
+        if kit is not None and self.n_kits:
+            sfont, bank, program = self._kits[kit % self.n_kits], 0, 0
+        else:
+            sfont, bank, program = self._fonts[font % self.n_fonts], None, None
         sfid = lib.fluid_synth_add_sfont(synth, sfont)
         try:
-            return self._play(synth, sfid, part, n_samples, sr)
+            return self._play(synth, sfid, part, n_samples, sr, bank, program)
         finally:
             lib.fluid_synth_remove_sfont(synth, sfont)  # borrowed: detach before deleting
             lib.delete_fluid_synth(synth)
 
-    def _play(self, synth: int, sfid: int, part: Part, n_samples: int, sr: int) -> np.ndarray:
+    def _play(self, synth: int, sfid: int, part: Part, n_samples: int, sr: int,
+              bank: int | None = None, program: int | None = None) -> np.ndarray:
         lib = self._lib
         chan = DRUM_CHANNEL if part.drums else 0
-        lib.fluid_synth_program_select(synth, chan, sfid, 128 if part.drums else 0, part.program)
+        if bank is None:
+            bank = 128 if part.drums else 0
+        lib.fluid_synth_program_select(synth, chan, sfid, bank,
+                                       part.program if program is None else program)
         lib.fluid_synth_cc(synth, chan, 10, int(np.clip(64 + part.pan * 63, 0, 127)))
         lib.fluid_synth_cc(synth, chan, 7, 100)
         events = []

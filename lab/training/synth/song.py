@@ -1,12 +1,19 @@
 """From a seed to four mixed stems: plan, arrange, render, mix.
 
-    synth = Synthesizer(sample_rate=44100)
+    synth = Synthesizer(sample_rate=44100)   # version="v2" (default) or "v1"
     song = synth.render(seed=7)              # 4 to 30 s, a window into a random song
     song.stems["vocals"]                     # (2, N) float32; song.mixture is their exact sum
+
+Two versions render different songs from one seed. ``v1`` (this module): espeak-ng words sung
+by PSOLA, one GM soundfont per part, per-stem mixing; it stays frozen so the held-out test
+sets made with it stay reproducible. ``v2`` (``song_v2``): a Festival voice re-sung by WORLD,
+multi-sampled drum kits in a room, performed dynamics, and a release master (bus compression,
+limiter, -14 to -7 LUFS) shared by the stems.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +36,7 @@ class Song:
     sample_rate: int
     plan: SongPlan
     instruments: dict[str, list[str]] = field(default_factory=dict)
+    loudness: float | None = None  # LUFS the master aimed at (v2), None for v1
 
     @property
     def mixture(self) -> np.ndarray:
@@ -57,11 +65,52 @@ def _vocal_notes(plan: SongPlan, rng: np.random.Generator,
     return notes
 
 
+VERSIONS = ("v1", "v2")
+
+
+@dataclass
+class Start:
+    """What every version draws first from a seed, in this order."""
+
+    rng: np.random.Generator
+    plan: SongPlan
+    n: int  # samples
+    vocal_bars: set[int]
+
+
+def start(seed: int, duration: float | None, style: str | None, from_start: bool,
+          sample_rate: int) -> Start:
+    rng = np.random.default_rng(seed)
+    duration = float(rng.uniform(4.0, 30.0)) if duration is None else float(duration)
+    plan = make_plan(seed, duration, style, from_start)
+    vocal_bars = {b for sec in plan.sections if sec.vocals
+                  for b in range(sec.start_bar, sec.start_bar + sec.n_bars)}
+    return Start(rng, plan, int(round(duration * sample_rate)), vocal_bars)
+
+
+def other_stem(play: Callable[[Part, float], np.ndarray], s: Start, sample_rate: int,
+               names: list[str]) -> np.ndarray:
+    """The "other" stem: each part played by ``play(part, room)``, EQ'd and levelled."""
+    rng, sr = s.rng, sample_rate
+    other = np.zeros((2, s.n), np.float32)
+    for part in other_parts(s.plan, rng, s.vocal_bars):
+        names.append(part.name)
+        audio = play(part, float(rng.uniform(0.3, 0.8)))
+        audio = mixing.eq(audio, sr, [("highpass", float(rng.uniform(80, 160)), 0.0, 0.707),
+                                      ("peak", float(rng.uniform(300, 5000)),
+                                       float(rng.uniform(-4, 4)), 1.0)])
+        other += mixing.set_level(audio, float(rng.uniform(-24, -19)))
+    return other
+
+
 class Synthesizer:
     """Renders songs; holds the soundfonts, so make one per process and reuse it."""
 
-    def __init__(self, sample_rate: int = 44100):
+    def __init__(self, sample_rate: int = 44100, version: str = "v2"):
+        if version not in VERSIONS:
+            raise ValueError(f"unknown synthesizer version {version!r}; one of {VERSIONS}")
         self.sample_rate = sample_rate
+        self.version = version
         self.fluid = FluidRenderer(sample_rate)
 
     def _render_part(self, part: Part, n: int, rng: np.random.Generator, room: float) -> np.ndarray:
@@ -120,15 +169,14 @@ class Synthesizer:
     def render(self, seed: int, duration: float | None = None, style: str | None = None,
                from_start: bool = False) -> Song:
         """A song from ``seed``: the same seed always gives the same samples."""
-        rng = np.random.default_rng(seed)
-        duration = float(rng.uniform(4.0, 30.0)) if duration is None else float(duration)
-        plan = make_plan(seed, duration, style, from_start)
-        n = int(round(duration * self.sample_rate))
-        sr = self.sample_rate
-        instruments: dict[str, list[str]] = {s: [] for s in STEMS}
+        if self.version == "v2":
+            from . import song_v2
+
+            return song_v2.render(self, seed, duration, style, from_start)
+        s = start(seed, duration, style, from_start, self.sample_rate)
+        rng, plan, n, sr = s.rng, s.plan, s.n, self.sample_rate
+        instruments: dict[str, list[str]] = {name: [] for name in STEMS}
         stems = {}
-        vocal_bars = {b for sec in plan.sections if sec.vocals
-                      for b in range(sec.start_bar, sec.start_bar + sec.n_bars)}
         stems["vocals"] = self._vocals(plan, rng, n, instruments["vocals"])
         drums = drum_part(plan, rng)
         instruments["drums"].append(drums.name)
@@ -139,15 +187,8 @@ class Synthesizer:
         stems["bass"] = mixing.compress(
             mixing.eq(self._render_part(bass, n, rng, room=0.1), sr,
                       [("highpass", 35.0, 0.0, 0.707)]), sr, threshold_db=-26, ratio=3.0)
-        other = np.zeros((2, n), np.float32)
-        for part in other_parts(plan, rng, vocal_bars):
-            instruments["other"].append(part.name)
-            audio = self._render_part(part, n, rng, room=float(rng.uniform(0.3, 0.8)))
-            audio = mixing.eq(audio, sr, [("highpass", float(rng.uniform(80, 160)), 0.0, 0.707),
-                                          ("peak", float(rng.uniform(300, 5000)),
-                                           float(rng.uniform(-4, 4)), 1.0)])
-            other += mixing.set_level(audio, float(rng.uniform(-24, -19)))
-        stems["other"] = other
+        stems["other"] = other_stem(lambda part, room: self._render_part(part, n, rng, room),
+                                    s, sr, instruments["other"])
         for name in STEMS:
             stems[name] = mixing.set_level(stems[name],
                                            TARGET_LEVEL_DB[name] + float(rng.normal(0, 2.0)))
