@@ -22,6 +22,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,7 +103,9 @@ _CACHE: dict[tuple[str, str], Analysis] = {}
 
 def _pyworld():
     try:
-        import pyworld
+        with warnings.catch_warnings():  # its `import pkg_resources`, deprecated by setuptools
+            warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+            import pyworld
     except ImportError as err:
         raise SingerUnavailableError("pyworld is not installed (pip install pyworld, the "
                                      "lab's train extra)") from err
