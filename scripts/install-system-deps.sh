@@ -5,7 +5,8 @@
 #     gui      Qt's X11/EGL libraries, PortAudio (playback)
 #     train    fluidsynth, General MIDI soundfonts and acoustic drum kits, espeak-ng, Festival
 #              with English voices (our song synthesizer; v2 sings Festival voices), and what
-#              builds pyworld (g++, Python headers)
+#              builds pyworld (g++, Python headers), and tcmalloc (scripts/train_models.sh
+#              preloads it: training steps were 2.5x faster with it where fresh memory is slow)
 #     build    what installer/build.sh needs: objdump (PyInstaller's library analysis), strip,
 #              zstd (the archive)
 #     test     gui + train + ffmpeg (makes MP3/M4A test files) + PulseAudio with its ALSA
@@ -18,7 +19,8 @@ gui=(libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkb
      libxcb-render-util0 libxcb-image0 libportaudio2)
 train=(fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont espeak-ng
        avldrums.lv2-soundfont festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k
-       g++ python3-dev)  # g++ and the headers build pyworld, an sdist on PyPI
+       g++ python3-dev  # g++ and the headers build pyworld, an sdist on PyPI
+       libtcmalloc-minimal4)
 want=("${runtime[@]}")
 for group in "${@:-runtime}"; do
   case "$group" in
