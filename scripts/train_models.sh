@@ -69,17 +69,23 @@ $L export tokenlm "$W/sep_a3/separator_best.safetensors" \
 # refinement settings, chosen on the validation songs (written into the manifest params)
 .venv/bin/python scripts/tune_refine.py --model tokenlm --data "$W/val48"
 
+# shards COUNT SPLIT PREFIX: the first COUNT songs of test set 0 linked into PREFIXa (the
+# first SPLIT) and PREFIXb (the rest), to be scored one shard per core
+shards() {
+  mkdir -p "$3a" "$3b"
+  local i=0 song part
+  for song in $(ls -d "$W/testset20"/*/ | sort | head -"$1"); do
+    part=$([ $i -lt "$2" ] && echo a || echo b)
+    ln -sfn "$(realpath "$song")" "$3$part/$(basename "$song")"
+    i=$((i + 1))
+  done
+}
+
 # --- evaluation on the held-out test set -----------------------------------------------------
 .venv/bin/python bench/eval_codec.py --weights $CODEC --data "$W/test48" \
   --onnx assets/models/hcodec-small | tee "$W/codec_report.md"
 # the separators on the 10 songs of test set 0, in two shards of 5 (one per core), merged
-mkdir -p "$W/test10a" "$W/test10b"
-i=0
-for song in $(ls -d "$W/testset20"/*/ | sort | head -10); do
-  part=$([ $i -lt 5 ] && echo a || echo b)
-  ln -sfn "$(realpath "$song")" "$W/test10$part/$(basename "$song")"
-  i=$((i + 1))
-done
+shards 10 5 "$W/test10"
 for part in a b; do
   OMP_NUM_THREADS=1 $L eval --data "$W/test10$part" --out "$W/report_$part" --model classic \
     --model tokenlm --model tokenlm:refine=false --model "$W/tokenlm-a3:refine=false" \
@@ -101,13 +107,7 @@ $L export bandsplit "$W/masks/masks_best.safetensors" "$W/bandsplit" --name band
   --description "Compact band-split RoFormer mask model (4 stems, 44.1 kHz stereo) with a multichannel Wiener step; trained on synthesized songs"
 # scored on test set 0 (its first 10 songs are the 10-song set the earlier models report) in
 # two shards, one per core; the new weights replace the shipped ones only if they score better
-mkdir -p "$W/t20a" "$W/t20b"
-i=0
-for song in $(ls -d "$W/testset20"/*/ | sort); do
-  part=$([ $i -lt 10 ] && echo a || echo b)
-  ln -sfn "$(realpath "$song")" "$W/t20$part/$(basename "$song")"
-  i=$((i + 1))
-done
+shards 20 10 "$W/t20"
 for part in a b; do
   OMP_NUM_THREADS=1 $L eval --data "$W/t20$part" --out "$W/rep13_$part" --model classic \
     --model "$W/bandsplit" --model "$W/bandsplit:wiener=false" \
