@@ -245,12 +245,8 @@ class MainWindow(PlaybackMixin, LanesMixin, ExportMixin, QMainWindow):
         if not self._current(track) or (self.loaded is not None and self.loaded.track is track):
             return
         self.loaded = None
-        self.player.pause()
         self.player.load(None, peaks.sample_rate)
-        self.player.seek(0)
-        self.toolbar.show_playing(False)
-        self.view.set_position(0.0)
-        self.menus.actions["waveforms"].setChecked(True)
+        self._start_fresh()
         self.view.set_lanes(["mixture"] + (list(track.mixer.stems)
                                            or self.stems_of(track.model)))
         self.view.set_duration(peaks.n_frames / peaks.sample_rate)
@@ -259,18 +255,23 @@ class MainWindow(PlaybackMixin, LanesMixin, ExportMixin, QMainWindow):
         self.job_label.setText(f"{track.source.name}: waveform in "
                                f"{time.perf_counter() - started:.2f} s; decoding…")
 
+    def _start_fresh(self) -> None:
+        """Another song: paused, its playhead at 0 (not where the last one was), and its
+        lanes showing waveforms."""
+        self.player.pause()
+        self.player.seek(0)
+        self.toolbar.show_playing(False)
+        self.view.set_position(0.0)
+        self.menus.actions["waveforms"].setChecked(True)
+
     def _show(self, loaded: Loaded, started: float) -> None:
         if not self._current(loaded.track):
             return  # the user moved on meanwhile
         fresh = self.loaded is None or self.loaded.track is not loaded.track
         self.loaded = loaded
         track = loaded.track
-        if fresh:  # another song: its playhead starts at 0, not where the last one was
-            self.player.pause()
-            self.player.seek(0)
-            self.toolbar.show_playing(False)
-            self.view.set_position(0.0)
-            self.menus.actions["waveforms"].setChecked(True)  # the new lanes show waveforms
+        if fresh:
+            self._start_fresh()
         if not track.mixer.stems:
             track.mixer = MixerState.for_stems(self.stems_of(track.model))
         self.view.set_lanes(["mixture"] + list(track.mixer.stems))
