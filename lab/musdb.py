@@ -52,3 +52,10 @@ def load_tracks(folder: str | Path) -> list[Track]:
         raise InvalidArgumentError("holds no songs in the MUSDB18-HQ layout (<song>/mixture.wav, "
                                    "vocals.wav, drums.wav, bass.wav, other.wav)", folder)
     return tracks
+
+
+def load_track_sets(folders: str | Path) -> list[Track]:
+    """The songs of one folder, or of several given as one comma-separated string (e.g. songs of
+    both synthesizer versions): ``load_tracks`` of each, in the order given."""
+    return [track for folder in str(folders).split(",") if folder.strip()
+            for track in load_tracks(folder.strip())]

@@ -108,9 +108,9 @@ class FolderStems(IterableDataset):
 
     def __init__(self, folder: str | Path, cfg: DataConfig = DataConfig(), remix: float = 0.0):
         super().__init__()
-        from ..musdb import load_tracks
+        from ..musdb import load_track_sets
 
-        self.tracks = load_tracks(folder)
+        self.tracks = load_track_sets(folder)
         self.cfg = cfg
         self.remix = remix
 

@@ -5,7 +5,9 @@
 
 - Data: random stereo crops of songs in the MUSDB18-HQ layout (``FolderStems``), resampled to
   the model's rate, with the paper's per-stem gain, polarity and EQ augmentations; ``--remix``
-  of the crops take every stem from a different song (new combinations the songs never had).
+  of the crops take every stem from a different song (new combinations the songs never had);
+  ``--codec-probability`` and ``--rate-probability`` of the mixtures go through an MP3/AAC round
+  trip or a lower sample rate, as real files have (the target stems stay clean).
 - Loss: L1 between masked mixture magnitudes and the true stems' (``separation_loss``).
 - Held-out scoring at every checkpoint: fixed crops of ``--val-data`` songs, separated by the
   masks (no Wiener step), scored by SDR over all crops together (energies summed, like the
@@ -30,7 +32,7 @@ from torch.utils.data import DataLoader
 
 from engine.nn.serialization import load_model, save_model
 
-from ..musdb import STEMS, load_tracks
+from ..musdb import STEMS, load_track_sets
 from ..nn.bandsplit import (
     BandSplitRoFormer,
     apply_masks,
@@ -55,8 +57,8 @@ from .runs import (
 @dataclass(frozen=True)
 class MaskTrainConfig:
     preset: str = "small"
-    data: str = "runs/songs"  # training songs, MUSDB18-HQ layout (any rate; resampled)
-    val_data: str = ""  # held-out songs ("" for none)
+    data: str = "runs/songs"  # training songs, MUSDB18-HQ layout (any rate; resampled); a,b: both
+    val_data: str = ""  # held-out songs ("" for none); a,b: both
     out: str = "runs/masks"
     init: str = ""  # weights to start from when OUT has no checkpoint (e.g. the shipped ones)
     steps: int = 20000
@@ -64,6 +66,8 @@ class MaskTrainConfig:
     batch_size: int = 16
     segment_s: float = 3.0  # crop length in seconds
     remix: float = 0.5  # share of crops mixing stems of different songs
+    codec_probability: float = 0.0  # share of mixtures sent through MP3/AAC (lab.training.degrade)
+    rate_probability: float = 0.0  # share of mixtures once stored at 16-32 kHz
     lr: float = 5e-4
     warmup: int = 200
     weight_decay: float = 0.01
@@ -83,7 +87,7 @@ def held_out_crops(folder: str | Path, sample_rate: int, n_crops: int,
     "stems": (W, S, C, N)} at ``sample_rate``."""
     mixes, stems = [], []
     n = int(seconds * sample_rate)
-    for track in load_tracks(folder):
+    for track in load_track_sets(folder):
         mixture, parts, sr = track.load()
         audio = np.stack([parts[s] for s in STEMS])  # (S, C, N)
         if sr != sample_rate:
@@ -146,7 +150,10 @@ def train_masks(cfg: MaskTrainConfig) -> Path:
     log_line = RunLog(out / "log.jsonl")
     data = FolderStems(cfg.data, DataConfig(sample_rate=arch.sample_rate,
                                             segment_s=cfg.segment_s, mono=False,
-                                            seed=cfg.seed * 1000 + step), remix=cfg.remix)
+                                            seed=cfg.seed * 1000 + step,
+                                            codec_probability=cfg.codec_probability,
+                                            rate_probability=cfg.rate_probability),
+                        remix=cfg.remix)
     loader = iter(DataLoader(data, batch_size=cfg.batch_size, num_workers=cfg.workers))
     held_out = (held_out_crops(cfg.val_data, arch.sample_rate, cfg.val_crops,
                                cfg.val_segment_s) if cfg.val_data else None)

@@ -70,3 +70,13 @@ def test_folder_stream_reads_a_rendered_cache(tmp_path):
     for item in items:
         assert item["stems"].shape == (4, 1, 32000)
         assert torch.allclose(item["stems"].sum(0), item["mixture"], atol=1e-6)
+
+
+def test_folder_stream_takes_the_songs_of_every_folder_given(tmp_path):
+    """``--data a,b`` trains on both sets (e.g. songs of both synthesizer versions)."""
+    for part, seed in (("v1", 3), ("v2", 4)):
+        write_training_songs(tmp_path / part, 1, seed=seed, sample_rate=22050, min_seconds=4.0,
+                             max_seconds=5.0)
+    data = FolderStems(f"{tmp_path / 'v1'},{tmp_path / 'v2'}", CFG)
+    assert [t.folder.parent.name for t in data.tracks] == ["v1", "v2"]
+    assert _take(data, 1)[0]["stems"].shape == (4, 1, 32000)
