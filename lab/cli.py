@@ -153,6 +153,14 @@ def cmd_pack_clips(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_register(args: argparse.Namespace) -> int:
+    from .evaluation.register import register
+
+    metrics = register(args.report, args.model, args.row, args.measured_on)
+    print(f"{args.model}: usdr_avg {metrics['usdr_avg']:.2f} dB ({args.row})")
+    return EXIT_OK
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     import importlib
 
@@ -274,6 +282,16 @@ def _model_parsers(sub) -> None:
     p.add_argument("kind", choices=tuple(EXPORTS))
     p.add_argument("rest", nargs=argparse.REMAINDER, help="the exporter's arguments")
     p.set_defaults(run=cmd_export)
+
+    p = sub.add_parser("register", help="write a model's scores from an eval report into its "
+                       "manifest (auto picks the best usdr_avg)")
+    p.add_argument("report", type=Path, help="report.json of `stemma-lab eval`")
+    p.add_argument("model", type=Path, help="the model folder whose manifest gets the scores")
+    p.add_argument("--row", required=True, help="the report's row for that model, e.g. "
+                   "bandsplit:wiener=false")
+    p.add_argument("--measured-on", required=True, help="the songs and the command, said in "
+                   "the manifest")
+    p.set_defaults(run=cmd_register)
 
     p = sub.add_parser("codec", help="the neural audio codec: list, or roundtrip a file")
     p.add_argument("action", choices=("roundtrip", "list"))

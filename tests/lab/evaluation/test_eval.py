@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from engine.registry import resolve
 from lab.evaluation.run import oracle_irm
 from lab.musdb import STEMS, load_tracks
 from lab.training.testset import TEST_SEED_BASE, write_test_set
@@ -56,7 +58,8 @@ def test_oracle_irm_sums_to_the_mixture():
     assert np.allclose(sum(est.values()), mix, atol=1e-3)
 
 
-def test_stemma_lab_eval_prints_tables_and_ranks_oracle_classic_mixture(test_set, tmp_path):
+def test_stemma_lab_eval_prints_tables_and_ranks_oracle_classic_mixture(test_set, tmp_path,
+                                                                         monkeypatch):
     run = subprocess.run([sys.executable, "-m", "lab", "eval", "--model", "classic",
                           "--model", "truth", "--data", str(test_set), "--out",
                           str(tmp_path / "report"), "--no-visqol", "-q"],
@@ -69,6 +72,27 @@ def test_stemma_lab_eval_prints_tables_and_ranks_oracle_classic_mixture(test_set
     assert usdr["oracle-irm"] > usdr["classic"] > usdr["mix/4"] > usdr["mixture"]
     assert usdr["truth"] > 90  # the identity case reaches the metric's ceiling
     assert (tmp_path / "report" / "usdr.png").stat().st_size > 1000
+
+    # a report registers a model's scores in its manifest, and auto then picks the best one
+    mine = tmp_path / "models" / "mine"
+    shutil.copytree(resolve("classic").folder, mine)
+    manifest = json.loads((mine / "manifest.json").read_text())
+    (mine / "manifest.json").write_text(json.dumps(manifest | {"name": "mine", "metrics": {}}))
+    monkeypatch.setenv("STEMMA_MODELS_DIR", str(tmp_path / "models"))
+    assert resolve("auto").name == "classic"  # "mine" has no scores yet
+    wrong = subprocess.run([sys.executable, "-m", "lab", "register", str(tmp_path / "report" /
+                            "report.json"), str(mine), "--row", "nope", "--measured-on", "x"],
+                           capture_output=True, text=True, timeout=120)
+    assert wrong.returncode != 0 and "truth" in wrong.stderr  # says which rows there are
+    assert json.loads((mine / "manifest.json").read_text())["metrics"] == {}
+    run = subprocess.run([sys.executable, "-m", "lab", "register", str(tmp_path / "report" /
+                          "report.json"), str(mine), "--row", "truth", "--measured-on",
+                          "two songs"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    metrics = json.loads((mine / "manifest.json").read_text())["metrics"]
+    assert metrics["usdr_avg"] == round(usdr["truth"], 2) and set(metrics["usdr"]) == set(STEMS)
+    assert metrics["measured_on"] == "two songs"
+    assert resolve("auto").name == "mine"
 
 
 def test_codec_oracle_row_codes_the_true_stems(test_set, tiny_package):
