@@ -138,7 +138,8 @@ local function follow(region, job_id)
       gfx.set(0.15, 0.15, 0.15) gfx.rect(0, 0, 420, 60, 1)
       gfx.set(0.3, 0.7, 0.4) gfx.rect(10, 35, math.floor(400 * fraction), 15, 1)
       gfx.set(1, 1, 1) gfx.x, gfx.y = 10, 10
-      gfx.drawstr(string.format("%s %d%%", field(answer, "stage") or state, fraction * 100))
+      local percent = math.floor(fraction * 100)  -- %d takes only integers in Lua 5.4
+      gfx.drawstr(string.format("%s %d%%", field(answer, "stage") or state, percent))
       gfx.update()
       if state == "done" then gfx.quit() insert_stems(region, job_id, answer) return end
       if state == "failed" or state == "cancelled" then
