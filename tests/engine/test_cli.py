@@ -139,7 +139,7 @@ def test_stem_subset_and_refusing_to_overwrite(make_wav, tmp_path):
 @pytest.mark.parametrize(("args", "message"), [
     (["--stems", "guitar"], "unknown stem 'guitar'"),
     (["--format", "flac", "--bit-depth", "32f"], "bit depth"),
-    (["--device", "cuda"], "CPU only"),
+    (["--model", "classic", "--device", "cuda"], "CPU only"),
     (["--model", "nonexistent"], "unknown model"),
     (["--model", "classic", "--raw"], "--raw does not apply to the model 'classic'"),
 ])
