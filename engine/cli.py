@@ -443,6 +443,9 @@ def run(parser: argparse.ArgumentParser, argv: list[str] | None, prog: str = "st
     except EngineError as err:
         _error(err, prog)
         return EXIT_FAILED
+    except BrokenPipeError:  # the reader went away (`stemma models | head -1`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 128 + signal.SIGPIPE
 
 
 def main(argv: list[str] | None = None) -> int:

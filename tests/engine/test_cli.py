@@ -235,3 +235,13 @@ def test_batch_output_folders_never_collide(inputs, folders, tmp_path, capsys):
     out = _output_dirs([str(tmp_path / p) for p in inputs], tmp_path / "OUT")
     assert out == [tmp_path / "OUT" / f for f in folders]
     assert ("their stems go to" in capsys.readouterr().err) == (folders != ["one", "two"])
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """`stemma models | head -1`: the pipe closes before stemma writes; it stops quietly."""
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "models"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # no reader is left: stemma's first write fails with EPIPE
+    _, err = proc.communicate(timeout=300)
+    assert "Traceback" not in err.decode() and "Broken pipe" not in err.decode(), err.decode()
+    assert proc.returncode == 128 + signal.SIGPIPE
