@@ -53,10 +53,10 @@ from .errors import (
 )
 from .registry import (
     FORMAT_VERSION,
-    MANIFEST,
     ModelInfo,
     file_sha256,
     list_models,
+    save_manifest,
     user_models_dir,
 )
 
@@ -379,7 +379,7 @@ def add_model(path: str | Path, name: str | None = None,
                         "source": str(source), "format": found.format, "architecture": found.kind,
                         "added": datetime.now(UTC).isoformat(timespec="seconds"),
                         "copied": copy}}
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        save_manifest(staging, manifest)
         staging.rename(folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

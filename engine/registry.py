@@ -165,9 +165,20 @@ def write_manifest(folder: Path, files: list[Path], **fields: Any) -> Path:
     stems, sample_rate, devices, description, params, metrics) plus every file's sha256."""
     entries = [{"path": p.name, "sha256": file_sha256(p), "size": p.stat().st_size}
                for p in files]
-    manifest = {"format_version": FORMAT_VERSION, **fields, "files": entries}
+    return save_manifest(folder, {"format_version": FORMAT_VERSION, **fields, "files": entries})
+
+
+def save_manifest(folder: str | Path, manifest: dict) -> Path:
+    """Write ``folder/manifest.json``, whole or not at all (a ``.part`` file renamed over it),
+    readable like any file the user writes. -> its path."""
     path = Path(folder) / MANIFEST
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    part = path.with_name(f".{MANIFEST}.{os.getpid()}.part")
+    try:
+        part.write_text(json.dumps(manifest, indent=2) + "\n")
+        os.replace(part, path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
     return path
 
 

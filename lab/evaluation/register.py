@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 from engine.errors import InvalidArgumentError
-from engine.registry import MANIFEST
+from engine.registry import MANIFEST, save_manifest
 
 from ..musdb import STEMS
 
@@ -54,13 +52,5 @@ def register(report_path: Path, model: Path, row: str, measured_on: str) -> dict
     metrics = metrics_of(json.loads(Path(report_path).read_text()), row)
     metrics["measured_on"] = measured_on
     manifest = json.loads(manifest_path.read_text())
-    manifest["metrics"] = metrics
-    fd, tmp = tempfile.mkstemp(prefix=".manifest.", dir=manifest_path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(manifest, indent=2) + "\n")
-        os.replace(tmp, manifest_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    save_manifest(model, manifest | {"metrics": metrics})
     return metrics

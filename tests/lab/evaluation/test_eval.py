@@ -92,6 +92,9 @@ def test_stemma_lab_eval_prints_tables_and_ranks_oracle_classic_mixture(test_set
     metrics = json.loads((mine / "manifest.json").read_text())["metrics"]
     assert metrics["usdr_avg"] == round(usdr["truth"], 2) and set(metrics["usdr"]) == set(STEMS)
     assert metrics["measured_on"] == "two songs"
+    probe = tmp_path / "probe.json"
+    probe.write_text("{}")  # the manifest stays as readable as any file the user writes
+    assert (mine / "manifest.json").stat().st_mode == probe.stat().st_mode
     assert resolve("auto").name == "mine"
 
 
