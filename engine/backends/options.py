@@ -32,6 +32,8 @@ class TokenLMOptions:
     temperature: float = 0.0  # 0: greedy decoding
     top_k: int = 0  # sample among the k likeliest codes (0: all)
     seed: int = 0  # sampling seed
+    samples: int = 1  # generations per window (sampling only): the refinement's priors are
+    #                   their power spectra averaged; the raw output is the first of them
     chunk_s: float = 180.0  # seconds of audio per chunk (its windows are one batch)
     compile: bool = False  # torch.compile the decoding step (CUDA only)
     prior_frames: int = 3  # refinement: see backends.tokenlm.RefineConfig

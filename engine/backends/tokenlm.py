@@ -89,29 +89,34 @@ class RefineConfig:
 
 def _refine_block(audio: np.ndarray, raw: np.ndarray, cfg: RefineConfig,
                   check: Callable[[], None]) -> np.ndarray:
-    """(C, N) mixture, (4, N) raw stems -> (4, C, N) Wiener-filtered stems; ``check()`` (a
-    cancel check) runs between its steps, a few dozen times per block."""
+    """(C, N) mixture, (4, N) raw stems (or (K, 4, N): K generations, whose power spectra
+    are averaged) -> (4, C, N) Wiener-filtered stems; ``check()`` (a cancel check) runs
+    between its steps, a few dozen times per block."""
     n = audio.shape[1]
+    samples = raw if raw.ndim == 3 else raw[None]
     x = stft(audio, N_FFT, HOP)  # (C, T, F)
     check()
-    power = np.empty((len(raw),) + x.shape[1:], np.float32)  # (S, T, F)
-    for k, stem in enumerate(raw):
-        power[k] = np.abs(stft(stem[None], N_FFT, HOP)[0]) ** 2
-        check()
+    power = np.zeros((samples.shape[1],) + x.shape[1:], np.float32)  # (S, T, F)
+    for k in range(samples.shape[1]):
+        for sample in samples[:, k]:
+            power[k] += np.abs(stft(sample[None], N_FFT, HOP)[0]) ** 2
+            check()
+    power /= len(samples)
     priors = mean_time(power, cfg.prior_frames)
     if cfg.prior_bins > 1:
         priors = ndi.uniform_filter1d(priors, cfg.prior_bins, axis=-1, mode="nearest")
+    np.maximum(priors, 0.0, out=priors)  # the running sums of the filters leave -1e-12s
     if cfg.prior_power != 1.0:
         priors = priors ** cfg.prior_power
     # The filter works bin by bin, so it runs on bands of bins with a check between them.
-    images = np.empty((len(raw),) + x.shape, np.complex64)
+    images = np.empty((len(power),) + x.shape, np.complex64)
     for f0 in range(0, x.shape[-1], REFINE_BINS):
         band = slice(f0, f0 + REFINE_BINS)
         for k, image in enumerate(wiener(x[..., band], priors[..., band] + 1e-9,
                                          cfg.spatial_frames, check)):
             images[k, ..., band] = image
-    out = np.empty((len(raw),) + audio.shape, np.float32)
-    for k in range(len(raw)):
+    out = np.empty((len(power),) + audio.shape, np.float32)
+    for k in range(len(power)):
         check()
         out[k] = istft(images[k], N_FFT, HOP, n)
     return out
@@ -128,11 +133,11 @@ def wiener_refine(audio: np.ndarray, raw: np.ndarray, cfg: RefineConfig = Refine
     finished): progress, and a cancel check that may raise."""
     n, margin = audio.shape[1], cfg.margin
     check = (lambda: on_block(0.0)) if on_block is not None else (lambda: None)
-    out = np.empty((len(raw),) + audio.shape, np.float32)
+    out = np.empty((raw.shape[-2],) + audio.shape, np.float32)
     for start in range(0, n, block):
         check()
         lo, hi, end = max(0, start - margin), min(n, start + block + margin), min(n, start + block)
-        part = _refine_block(audio[:, lo:hi], raw[:, lo:hi], cfg, check)
+        part = _refine_block(audio[:, lo:hi], raw[..., lo:hi], cfg, check)
         out[:, :, start:end] = part[:, :, start - lo:end - lo]
         if on_block is not None:
             on_block((end - start) / RATE)
@@ -159,6 +164,11 @@ class TokenLMBackend(Backend):
                                        o.spatial_frames)
         self.temperature, self.top_k, self.seed, self.chunk_s = (o.temperature, o.top_k,
                                                                  o.seed, o.chunk_s)
+        if o.samples < 1 or (o.samples > 1 and o.temperature == 0):
+            raise ModelError(f"samples={o.samples}: give 1, or more than 1 with sampling "
+                             "(temperature above 0); greedy decoding gives one answer",
+                             info.folder)
+        self.samples = o.samples if o.refine else 1  # only the refinement averages them
         self.torch_device = torch.device("cuda" if device == "cuda" else "cpu")
         self.codec = NeuralCodec(o.codec, device=device)
         self.frame_samples = self.codec.frame_samples
@@ -212,15 +222,17 @@ class TokenLMBackend(Backend):
         return starts if starts else [0]
 
     def _generate(self, batch: np.ndarray, meter: _Meter) -> np.ndarray:
-        """(W, width) mixture windows -> (W, 4, width) decoded stems. The cancel check runs
-        before every LM step and every graph call: a cancel lands within one of them."""
+        """(W, width) mixture windows -> (K, W, 4, width) decoded stems, K = ``samples``
+        generations of each window, all in one LM batch. The cancel check runs before every
+        LM step and every graph call: a cancel lands within one of them."""
         prefix = []
         for i in range(0, len(batch), BATCH):
             meter.advance(0)
             prefix.append(self.conditioner(batch[i:i + BATCH])[0])
             meter.advance(COST_CONDITION * len(batch[i:i + BATCH]))
         prefix = torch.from_numpy(np.concatenate(prefix)).to(self.torch_device)
-        step_cost = COST_LM * len(batch) / self.lm.n_steps(prefix.shape[1])
+        prefix = prefix.repeat(self.samples, 1, 1)  # row k * W + i: window i, generation k
+        step_cost = COST_LM * len(prefix) / self.lm.n_steps(prefix.shape[1])
         generator = torch.Generator(self.torch_device).manual_seed(self.seed)
         tokens = self.lm.generate(prefix, self.temperature, self.top_k, generator,
                                   on_step=lambda: meter.advance(step_cost))
@@ -231,7 +243,7 @@ class TokenLMBackend(Backend):
             meter.advance(0)
             decoded.append(self.codec.decoder(pairs[i:i + DECODE_BATCH])[0])
             meter.advance(COST_DECODE / len(TRACKS) * len(pairs[i:i + DECODE_BATCH]))
-        return np.concatenate(decoded).reshape(len(batch), len(TRACKS), -1)
+        return np.concatenate(decoded).reshape(self.samples, len(batch), len(TRACKS), -1)
 
     def raw_stems(self, mono: np.ndarray, check_cancel: CheckCancel,
                   on_fraction: OnFraction | None = None) -> np.ndarray:
@@ -239,7 +251,7 @@ class TokenLMBackend(Backend):
         window of the chunk is generated in one batch, and the LM batch holds every window
         with its own positions and cache rows: window k's tokens depend on window k only."""
         meter = _Meter(self._cost(len(mono), refine=False), check_cancel, on_fraction)
-        return self._raw(mono, meter)
+        return self._raw(mono, meter)[0]
 
     def _raw(self, mono: np.ndarray, meter: _Meter) -> np.ndarray:
         n, fs = len(mono), self.frame_samples
@@ -252,7 +264,7 @@ class TokenLMBackend(Backend):
         decoded = self._generate(batch, meter)
         overlap = self.overlap_frames * fs
         fade_in = _fades(overlap) if overlap else np.ones(0, np.float32)
-        out = np.zeros((len(TRACKS), starts[-1] + width), np.float32)
+        out = np.zeros((self.samples, len(TRACKS), starts[-1] + width), np.float32)
         weight = np.zeros(starts[-1] + width, np.float32)
         envelope = np.ones(width, np.float32)
         if overlap:
@@ -265,10 +277,10 @@ class TokenLMBackend(Backend):
                 env[:overlap] = 1.0
             if i == len(starts) - 1:
                 env[width - overlap:] = 1.0
-            out[:, s:s + width] += env * decoded[i, :, :width]
+            out[..., s:s + width] += env * decoded[:, i, :, :width]
             weight[s:s + width] += env
         meter.advance(0)
-        out = out[:, :n]
+        out = out[..., :n]
         out /= np.maximum(weight[:n], 1e-6)  # in place: no second copy of the chunk
         return out
 
@@ -276,14 +288,14 @@ class TokenLMBackend(Backend):
         """Work units of a chunk of ``n`` samples: generation per window, refinement per
         second (only the progress bar's pace depends on these)."""
         windows = len(self._windows(n))
-        cost = windows * (COST_CONDITION + COST_LM + COST_DECODE)
+        cost = windows * (COST_CONDITION + self.samples * (COST_LM + COST_DECODE))
         return cost + (COST_REFINE * n / RATE if refine else 0.0)
 
     def separate_chunk(self, audio: np.ndarray, sample_rate: int, check_cancel: CheckCancel,
                        on_fraction: OnFraction | None = None) -> np.ndarray:
         meter = _Meter(self._cost(audio.shape[1], self.refine), check_cancel, on_fraction)
-        raw = self._raw(audio.mean(axis=0), meter)
+        raw = self._raw(audio.mean(axis=0), meter)  # (K, 4, N)
         if self.refine:
             return wiener_refine(audio, raw, self.refine_cfg, on_block=lambda seconds:
                                  meter.advance(COST_REFINE * seconds))
-        return np.repeat(raw[:, None], audio.shape[0], axis=1)
+        return np.repeat(raw[0][:, None], audio.shape[0], axis=1)

@@ -112,14 +112,40 @@ def test_each_window_is_generated_from_its_own_mixture(tiny_model):
     backend = _backend(tiny_model)
     batch = _windows(backend, 3)
     meter = _Meter(1.0, lambda: None, None)
-    out = backend._generate(batch, meter)
-    swapped = backend._generate(batch[[2, 1, 0]], meter)
+    out = backend._generate(batch, meter)[0]
+    swapped = backend._generate(batch[[2, 1, 0]], meter)[0]
     assert np.array_equal(swapped, out[[2, 1, 0]])
     changed = batch.copy()
     changed[1] = _windows(backend, 1, seed=99)[0]
-    again = backend._generate(changed, meter)
+    again = backend._generate(changed, meter)[0]
     assert np.array_equal(again[[0, 2]], out[[0, 2]])
     assert not np.allclose(again[1], out[1])
+
+
+def test_several_generations_average_into_the_priors(tiny_model):
+    """``samples=K``: each window is generated K times, the K answers differ (sampling), and
+    the refinement averages their power spectra: K copies of one generation refine exactly
+    as that one does, and the stems still sum to the mix."""
+    from engine.backends.tokenlm import _Meter, wiener_refine
+
+    backend = _backend(tiny_model, temperature=1.0, samples=3)
+    generations = backend._generate(_windows(backend, 2), _Meter(1.0, lambda: None, None))
+    assert generations.shape[:3] == (3, 2, 4)
+    assert not np.allclose(generations[0], generations[1])
+    one = generations[0, 0]
+    mix = music(one.shape[-1] / 48000, 48000, 2, seed=5)[:, :one.shape[-1]]
+    assert np.allclose(wiener_refine(mix, np.stack([one] * 3)), wiener_refine(mix, one),
+                       atol=1e-5)
+    stems = Separator(tiny_model, options={"temperature": 1.0, "samples": 3}).separate(
+        music(1.5, 44100, 2, seed=4), 44100)
+    assert residual_db(music(1.5, 44100, 2, seed=4), stems.values()) < -80
+
+
+def test_several_generations_need_sampling(tiny_model):
+    from engine.errors import ModelError
+
+    with pytest.raises(ModelError, match="samples=3"):
+        _backend(tiny_model, temperature=0.0, samples=3)
 
 
 def test_generation_reports_progress_and_stops_on_a_cancel_between_steps(tiny_model):
