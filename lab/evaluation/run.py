@@ -173,13 +173,7 @@ def _codec_refined_row(model: str) -> tuple[str, str, Callable]:
     def run(mix, stems, sr):
         at_rate = mix if sr == RATE else soxr.resample(mix.T, sr, RATE, quality="HQ").T
         at_rate = np.ascontiguousarray(at_rate, np.float32)
-        coded = np.stack([backend.codec.roundtrip(stems[s].mean(axis=0), sr)[0]
-                          for s in STEMS])
-        if sr != RATE:
-            coded = soxr.resample(coded.T, sr, RATE, quality="HQ").T
-        n = at_rate.shape[1]
-        raw = np.zeros((len(STEMS), n), np.float32)
-        raw[:, :min(n, coded.shape[1])] = coded[:, :n]
+        raw = coded_stems(backend, stems, sr, at_rate.shape[1])
         refined = wiener_refine(at_rate, raw, backend.refine_cfg)
         out = np.zeros((len(STEMS),) + mix.shape, np.float32)
         for i, audio in enumerate(refined):
@@ -190,6 +184,22 @@ def _codec_refined_row(model: str) -> tuple[str, str, Callable]:
 
     return (f"codec-oracle refined ({backend.codec.info.name}, {model}'s refinement)",
             "reference", run)
+
+
+def coded_stems(backend, stems: dict[str, np.ndarray], sr: int, n: int) -> np.ndarray:
+    """The true stems as a perfect LM of a token separator ``backend`` would generate them:
+    each stem's channel mean through its codec, at the separator's rate, ``n`` samples:
+    (4, n) float32."""
+    import soxr
+
+    from engine.backends.tokenlm import RATE
+
+    coded = np.stack([backend.codec.roundtrip(stems[s].mean(axis=0), sr)[0] for s in STEMS])
+    if sr != RATE:
+        coded = soxr.resample(coded.T, sr, RATE, quality="HQ").T
+    raw = np.zeros((len(STEMS), n), np.float32)
+    raw[:, :min(n, coded.shape[1])] = coded[:, :n]
+    return raw
 
 
 def row_label(model, options: dict) -> str:
