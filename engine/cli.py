@@ -173,9 +173,25 @@ def _raw_options(args: argparse.Namespace) -> dict:
     return {"refine": False}
 
 
+def _user_options(args: argparse.Namespace) -> dict:
+    """``--option KEY=VALUE`` (repeatable): the model's settings, checked against what its
+    backend takes before any work starts, so a typo is a usage error, not a failed job."""
+    given = getattr(args, "option", None) or []
+    if not given:
+        return {}
+    options = {}
+    for item in given:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidArgumentError(f"--option {item!r}: give KEY=VALUE, e.g. wiener=true")
+        options[key.strip()] = value.strip()
+    backend_options.check(registry.resolve(args.model), options)
+    return options
+
+
 def _request(args: argparse.Namespace, path: str | Path, out, stems=None,
              spec: OutputSpec | None = None) -> Request:
-    options = _raw_options(args)
+    options = {**_user_options(args), **_raw_options(args)}
     return Request(path, out, args.model, args.device, stems=stems, options=options,
                    spec=spec or OutputSpec(), threads=args.threads,
                    chunk_seconds=args.chunk_seconds)
@@ -343,6 +359,9 @@ def cmd_models_remove(args: argparse.Namespace) -> int:
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="auto", help="model name or folder (default: auto)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="a model setting, repeatable: e.g. wiener=true (bandsplit), samples=1 "
+                   "(tokenlm); `stemma models` names the models")
     p.add_argument("--threads", type=int, default=None, help="chunks separated at once")
     p.add_argument("--chunk-seconds", type=float, default=None, help=argparse.SUPPRESS)
     p.add_argument("--bit-depth", choices=("16", "24", "32f"),

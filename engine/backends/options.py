@@ -88,6 +88,18 @@ BY_BACKEND: dict[str, type] = {
     "demucs": DemucsOptions, "mdxnet": MdxOptions, "roformer": RoformerOptions}
 
 
+MANIFEST_PARAMS = frozenset({"tokenlm", "bandsplit"})  # their manifest params are options too
+
+
+def check(info, options: dict[str, Any]) -> None:
+    """Raise what creating ``info``'s backend with ``options`` would raise about them (an
+    unknown name, a value of the wrong type), without loading the model."""
+    cls = BY_BACKEND.get(info.backend)
+    if cls is not None:
+        base = info.params if info.backend in MANIFEST_PARAMS else {}
+        parse(cls, {**base, **options}, info.backend, info.folder)
+
+
 def accepts(backend: str, name: str) -> bool:
     """Whether a backend has the option ``name``."""
     cls = BY_BACKEND.get(backend)

@@ -142,12 +142,30 @@ def test_stem_subset_and_refusing_to_overwrite(make_wav, tmp_path):
     (["--model", "classic", "--device", "cuda"], "CPU only"),
     (["--model", "nonexistent"], "unknown model"),
     (["--model", "classic", "--raw"], "--raw does not apply to the model 'classic'"),
+    (["--model", "classic", "--option", "wiener=true"], "option wiener does not apply"),
+    (["--model", "bandsplit", "--option", "wiener=maybe"], "'maybe' is not true or false"),
+    (["--model", "bandsplit", "--option", "wiener"], "give KEY=VALUE"),
 ])
 def test_bad_options_are_explained(make_wav, tmp_path, args, message):
     path, _ = make_wav("song.wav", seconds=1.0)
     run = stemma("separate", path, "-o", tmp_path / "o", *args)
     assert run.returncode == 2 and message in run.stderr  # bad usage, as the README says
     assert not (tmp_path / "o").exists()
+
+
+def test_a_model_option_changes_what_the_model_does(make_wav, tmp_path):
+    """``--option wiener=true`` runs the mask model's Wiener step: other stems than its plain
+    masks give, still summing to the mix."""
+    path, audio = make_wav("song.wav", seconds=3.0, subtype="FLOAT")
+    plain = stemma("separate", path, "-o", tmp_path / "plain", "--model", "bandsplit")
+    wiener = stemma("separate", path, "-o", tmp_path / "wiener", "--model", "bandsplit",
+                    "--option", "wiener=true")
+    assert plain.returncode == 0 and wiener.returncode == 0, wiener.stderr
+    a, _ = load_audio(tmp_path / "plain/song/vocals.wav")
+    b, _ = load_audio(tmp_path / "wiener/song/vocals.wav")
+    assert residual_db(a, [b]) > -40  # a different filter, not the same stems
+    stems = [load_audio(tmp_path / f"wiener/song/{s}.wav")[0] for s in STEMS]
+    assert residual_db(audio, stems) < -80
 
 
 def test_karaoke_is_the_mix_without_vocals(make_wav, tmp_path):
