@@ -245,13 +245,14 @@ class TokenLMBackend(Backend):
             meter.advance(COST_DECODE / len(TRACKS) * len(pairs[i:i + DECODE_BATCH]))
         return np.concatenate(decoded).reshape(self.samples, len(batch), len(TRACKS), -1)
 
-    def raw_stems(self, mono: np.ndarray, check_cancel: CheckCancel,
-                  on_fraction: OnFraction | None = None) -> np.ndarray:
-        """(N,) mono mixture at 48 kHz -> (4, N) generated stems, windows crossfaded. Every
-        window of the chunk is generated in one batch, and the LM batch holds every window
-        with its own positions and cache rows: window k's tokens depend on window k only."""
+    def generations(self, mono: np.ndarray, check_cancel: CheckCancel,
+                    on_fraction: OnFraction | None = None) -> np.ndarray:
+        """(N,) mono mixture at 48 kHz -> (K, 4, N) generated stems, windows crossfaded, K =
+        ``samples`` (1 with ``refine`` off; the first is the raw output). Every window of the
+        chunk is generated in one batch, and the LM batch holds every window with its own
+        positions and cache rows: window k's tokens depend on window k only."""
         meter = _Meter(self._cost(len(mono), refine=False), check_cancel, on_fraction)
-        return self._raw(mono, meter)[0]
+        return self._raw(mono, meter)
 
     def _raw(self, mono: np.ndarray, meter: _Meter) -> np.ndarray:
         n, fs = len(mono), self.frame_samples

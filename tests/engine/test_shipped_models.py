@@ -59,12 +59,13 @@ def _per_second_db(audio: np.ndarray, sr: int) -> np.ndarray:
 @pytest.fixture(scope="module")
 def demo_stems():
     """The shipped tokenlm on the demo's first 10 s (three overlapping windows): the raw
-    generated stems, and the same stems refined on the stereo mixture, from one generation."""
+    generated stems (the first generation), and the stems refined on the stereo mixture with
+    the priors of all its generations, as the engine refines them."""
     audio, sr = load_audio(DEMO)
     audio = soxr.resample(audio[:, :10 * sr].T, sr, RATE).T.astype(np.float32)
     backend = create(SEPARATORS["tokenlm"], "cpu")
-    raw = backend.raw_stems(audio.mean(axis=0), check_cancel=lambda: None)
-    return audio, raw, wiener_refine(audio, raw, backend.refine_cfg)
+    generations = backend.generations(audio.mean(axis=0), check_cancel=lambda: None)
+    return audio, generations[0], wiener_refine(audio, generations, backend.refine_cfg)
 
 
 def test_shipped_tokenlm_generates_in_every_second_the_mix_plays(demo_stems):

@@ -156,7 +156,7 @@ def test_generation_reports_progress_and_stops_on_a_cancel_between_steps(tiny_mo
     backend = _backend(tiny_model, refine=False)
     mono = music(6.0, 48000, 1, seed=3)[0]
     seen = []
-    backend.raw_stems(mono, lambda: None, seen.append)
+    backend.generations(mono, lambda: None, seen.append)
     assert len(seen) > backend.lm.n_steps(backend.window_frames)  # at least one per step
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
     calls = []
@@ -167,7 +167,7 @@ def test_generation_reports_progress_and_stops_on_a_cancel_between_steps(tiny_mo
             raise Cancelled()
 
     with pytest.raises(Cancelled):
-        backend.raw_stems(mono, cancel_after_ten)
+        backend.generations(mono, cancel_after_ten)
     assert len(calls) == 11
 
 
