@@ -176,16 +176,14 @@ def _raw_options(args: argparse.Namespace) -> dict:
 def _user_options(args: argparse.Namespace) -> dict:
     """``--option KEY=VALUE`` (repeatable): the model's settings, checked against what its
     backend takes before any work starts, so a typo is a usage error, not a failed job."""
-    given = getattr(args, "option", None) or []
-    if not given:
-        return {}
     options = {}
-    for item in given:
+    for item in args.option or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise InvalidArgumentError(f"--option {item!r}: give KEY=VALUE, e.g. wiener=true")
         options[key.strip()] = value.strip()
-    backend_options.check(registry.resolve(args.model), options)
+    if options:
+        backend_options.for_model(registry.resolve(args.model), options)
     return options
 
 

@@ -7,13 +7,13 @@ from collections.abc import Callable
 from ..errors import ModelError
 from ..registry import ModelInfo
 from .base import Backend, ChunkPlan
-from .options import ClassicOptions, parse
+from .options import for_model
 
 
 def _classic(info: ModelInfo, device: str, options: dict) -> Backend:
     from .classic import ClassicBackend, ClassicConfig
 
-    parse(ClassicOptions, options, "classic", info.folder)  # it has none: any is an error
+    for_model(info, options)  # classic has no options: any is an error
     try:
         return ClassicBackend(ClassicConfig(**info.params), info.sample_rate)
     except TypeError as err:

@@ -24,13 +24,12 @@ from ..errors import ModelError
 from ..onnx_runtime import Session
 from ..registry import ModelInfo
 from .base import Backend, CheckCancel, ChunkPlan, OnFraction
-from .options import BandSplitOptions, parse
+from .options import for_model
 
 
 class BandSplitBackend(Backend):
     def __init__(self, info: ModelInfo, device: str, options: dict | None = None):
-        self.options = parse(BandSplitOptions, {**info.params, **(options or {})}, "bandsplit",
-                             info.folder)
+        self.options = for_model(info, options)
         self.stems = tuple(info.stems)
         if info.sample_rate is None:
             raise ModelError("a bandsplit model's manifest must give its sample_rate",

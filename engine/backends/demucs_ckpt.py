@@ -35,7 +35,7 @@ from .foreign import (
     torch_placement,
     window_plan,
 )
-from .options import DemucsOptions, parse
+from .options import for_model
 
 
 def model_classes(where: Path | None = None) -> dict[str, type]:
@@ -124,7 +124,7 @@ def build(path: Path):
 
 class DemucsBackend(Backend):
     def __init__(self, info: ModelInfo, device: str, options: dict | None = None):
-        self.options = parse(DemucsOptions, options or {}, "demucs", info.folder)
+        self.options = for_model(info, options)
         require("demucs", "demucs", "a Demucs model", info.folder)
         from demucs.apply import BagOfModels
 

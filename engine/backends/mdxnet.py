@@ -22,7 +22,7 @@ from ..onnx_runtime import Session
 from ..registry import ModelInfo
 from .base import Backend, CheckCancel, ChunkPlan, OnFraction
 from .foreign import from_model, run_tiled, to_model, window_plan
-from .options import MdxOptions, parse
+from .options import for_model
 
 N_LOW_BINS_ZEROED = 3
 
@@ -73,7 +73,7 @@ def istft(spec: np.ndarray, n_fft: int, hop: int, length: int) -> np.ndarray:
 
 class MdxNetBackend(Backend):
     def __init__(self, info: ModelInfo, device: str, options: dict | None = None):
-        self.options = parse(MdxOptions, options or {}, "mdxnet", info.folder)
+        self.options = for_model(info, options)
         values = {k: info.params[k] for k in ("n_fft", "dim_f", "dim_t", "hop", "compensate")
                   if k in info.params}
         try:

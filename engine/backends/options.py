@@ -91,13 +91,13 @@ BY_BACKEND: dict[str, type] = {
 MANIFEST_PARAMS = frozenset({"tokenlm", "bandsplit"})  # their manifest params are options too
 
 
-def check(info, options: dict[str, Any]) -> None:
-    """Raise what creating ``info``'s backend with ``options`` would raise about them (an
-    unknown name, a value of the wrong type), without loading the model."""
-    cls = BY_BACKEND.get(info.backend)
-    if cls is not None:
-        base = info.params if info.backend in MANIFEST_PARAMS else {}
-        parse(cls, {**base, **options}, info.backend, info.folder)
+def for_model(info, options: dict[str, Any] | None):
+    """The options a model's backend runs with: its manifest params (where they are options)
+    overridden by ``options``. Every backend parses its options here, and the command line
+    calls it to refuse a bad option before any work starts, without loading the model."""
+    base = info.params if info.backend in MANIFEST_PARAMS else {}
+    return parse(BY_BACKEND[info.backend], {**base, **(options or {})}, info.backend,
+                 info.folder)
 
 
 def accepts(backend: str, name: str) -> bool:

@@ -27,7 +27,7 @@ from .foreign import (
     torch_placement,
     window_plan,
 )
-from .options import RoformerOptions, parse
+from .options import for_model
 
 STATE_KEYS = ("state", "state_dict", "model_state_dict")  # wrappers some trainers save
 
@@ -96,7 +96,7 @@ class RoformerBackend(Backend):
         require("torch", "roformer", "a RoFormer model", info.folder)
         from . import roformer_net
 
-        self.options = parse(RoformerOptions, options or {}, "roformer", info.folder)
+        self.options = for_model(info, options)
         self.config_path = info.file(info.params["config"])
         checkpoint = info.file(info.params["checkpoint"])
         config = read_config(self.config_path)

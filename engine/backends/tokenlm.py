@@ -37,7 +37,7 @@ from ..nn.serialization import load_model
 from ..onnx_runtime import Session
 from ..registry import ModelInfo
 from .base import Backend, CheckCancel, ChunkPlan, OnFraction
-from .options import TokenLMOptions, parse
+from .options import for_model
 
 log = logging.getLogger(__name__)
 RATE = 48000
@@ -153,7 +153,7 @@ class TokenLMBackend(Backend):
     def __init__(self, info: ModelInfo, device: str, options: dict | None = None):
         from ..neural_codec import NeuralCodec
 
-        o = parse(TokenLMOptions, {**info.params, **(options or {})}, "tokenlm", info.folder)
+        o = for_model(info, options)
         self.stems = tuple(info.stems)
         if self.stems != TRACKS:
             raise ModelError(f"a tokenlm model generates {', '.join(TRACKS)} in that order; "
