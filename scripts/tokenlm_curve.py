@@ -53,6 +53,10 @@ def score(separator: Separator, songs: list) -> float:
     return float(np.mean(values))
 
 
+def step_of(snapshot: Path) -> int:
+    return int(snapshot.stem.split("_")[1])  # step_N.safetensors
+
+
 def minutes_at(run: Path) -> dict[int, float]:
     """Training minutes at each logged step: from the logged speed (steps/s since start)."""
     out = {}
@@ -88,14 +92,14 @@ def main() -> None:
     last_new = time.monotonic()
     while True:
         snapshots = sorted(set((args.run / "snapshots").glob("step_*.safetensors")) - done,
-                           key=lambda p: int(p.stem.split("_")[1]))
+                           key=step_of)
         if not snapshots:
             if time.monotonic() - last_new > args.follow * 60:
                 break
             time.sleep(10)
             continue
         path = snapshots[0]
-        step = int(path.stem.split("_")[1])
+        step = step_of(path)
         for separator in (refined, raw):
             use_snapshot(separator, path)
         minutes = minutes_at(args.run)
@@ -106,6 +110,7 @@ def main() -> None:
               f"{score(raw, songs):.2f} |", flush=True)
         done.add(path)
         last_new = time.monotonic()
+
 
 if __name__ == "__main__":
     main()
