@@ -41,6 +41,11 @@ class TokenLMOptions:
     prior_power: float = 1.0
     spatial_frames: int = 87
 
+    def __post_init__(self) -> None:
+        if self.samples < 1 or (self.samples > 1 and self.temperature == 0):
+            raise ValueError(f"samples={self.samples}: give 1, or more than 1 with sampling "
+                             "(temperature above 0); greedy decoding gives one answer")
+
 
 @dataclass(frozen=True)
 class BandSplitOptions:

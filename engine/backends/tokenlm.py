@@ -164,10 +164,6 @@ class TokenLMBackend(Backend):
                                        o.spatial_frames)
         self.temperature, self.top_k, self.seed, self.chunk_s = (o.temperature, o.top_k,
                                                                  o.seed, o.chunk_s)
-        if o.samples < 1 or (o.samples > 1 and o.temperature == 0):
-            raise ModelError(f"samples={o.samples}: give 1, or more than 1 with sampling "
-                             "(temperature above 0); greedy decoding gives one answer",
-                             info.folder)
         self.samples = o.samples if o.refine else 1  # only the refinement averages them
         self.torch_device = torch.device("cuda" if device == "cuda" else "cpu")
         self.codec = NeuralCodec(o.codec, device=device)

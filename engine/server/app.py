@@ -104,9 +104,8 @@ def _submit(state: ServerState, path: Path, params: JobParams,
         raise InvalidArgumentError("the input must be an absolute path", path)
     model = _model(params.model)
     audio_io.probe(path)  # missing, not a regular file, unreadable, corrupt, >2 channels
-    if model.backend in backend_options.BY_BACKEND:
-        backend_options.parse(backend_options.BY_BACKEND[model.backend], params.options,
-                              model.backend)
+    if model.backend in backend_options.BY_BACKEND:  # as the backend will read them
+        backend_options.for_model(model, params.options)
     output_names(model.stems, params.stems)
     spec = OutputSpec(params.format, params.bit_depth, overwrite=True)
     request = Request(path, state.cache.work_dir, model.name, params.device,

@@ -127,6 +127,18 @@ def test_bad_settings_are_refused_before_any_work(server, songs):
         assert caught.value.type == error, params
 
 
+def test_a_models_options_are_read_over_its_manifest_params(server, songs):
+    """As the model will read them: samples=2 needs sampling, which the shipped tokenlm's
+    manifest turns on (temperature 1), so it is taken; with temperature=0 it is refused."""
+    client = server.client()
+    with pytest.raises(ServerError) as caught:
+        client.submit(songs["short"], model="tokenlm", options={"temperature": 0, "samples": 2})
+    assert caught.value.type == "InvalidArgumentError" and "samples=2" in caught.value.message
+    job = client.submit(songs["short"], model="tokenlm", options={"samples": 2})
+    client.cancel(job["id"])
+    assert client.wait(job["id"])["state"] == "cancelled"
+
+
 def curl(server, *args: str) -> subprocess.CompletedProcess:
     assert shutil.which("curl"), "curl is needed (scripts/install-system-deps.sh test)"
     return subprocess.run(["curl", "-sS", "--fail-with-body", "-H",

@@ -142,10 +142,16 @@ def test_several_generations_average_into_the_priors(tiny_model):
 
 
 def test_several_generations_need_sampling(tiny_model):
-    from engine.errors import ModelError
+    """Refused when the options are read, before a model is loaded (the command line's check
+    and the server's submit both read them so)."""
+    from engine import registry
+    from engine.backends.options import for_model
+    from engine.errors import InvalidArgumentError
 
-    with pytest.raises(ModelError, match="samples=3"):
-        _backend(tiny_model, temperature=0.0, samples=3)
+    for bad in ({"temperature": 0.0, "samples": 3}, {"temperature": 1.0, "samples": 0}):
+        with pytest.raises(InvalidArgumentError, match=f"samples={bad['samples']}"):
+            for_model(registry.resolve(tiny_model), bad)
+    assert for_model(registry.resolve(tiny_model), {"temperature": 1.0, "samples": 3}).samples == 3
 
 
 def test_generation_reports_progress_and_stops_on_a_cancel_between_steps(tiny_model):
