@@ -95,6 +95,7 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
     files = prepare_tokens(
         args.data, load_codec(args.codec_weights), args.tokens,
         variants=range(args.first_variant, args.first_variant + args.variants), limit=args.limit,
+        codec_probability=args.codec_probability,
         on_song=lambda i, n, name: say(f"stemma-lab: tokenizing song {i + 1}/{n}: {name}"))
     print(f"{len(files)} token files in {args.tokens}")
     return EXIT_OK
@@ -228,6 +229,8 @@ def _train_parsers(sub) -> None:
     p.add_argument("--first-variant", type=int, default=0,
                    help="start at this variant (0: unaugmented)")
     p.add_argument("--limit", type=int, help="only the first N songs")
+    p.add_argument("--codec-probability", type=float, default=0.25,
+                   help="share of the 44.1 kHz deliveries (mel_delivered) also coded as MP3/AAC")
     p.set_defaults(run=cmd_tokenize)
 
 

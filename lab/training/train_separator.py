@@ -69,6 +69,9 @@ class SeparatorTrainConfig:
     sampled: float = 0.0  # scheduled sampling: share of input tokens the model predicts itself
     level_decay: float = 0.0  # loss weight decay over RVQ levels (0: the preset's)
     snapshot_every: int = 0  # also keep OUT/snapshots/step_N.safetensors (learning curves)
+    # share of windows whose mel is the 44.1 kHz delivery of the mixture (tokens.as_delivered);
+    # above 0 the held-out windows are scored both clean and delivered
+    delivered: float = 0.0
 
 
 @torch.no_grad()
@@ -116,9 +119,11 @@ def train_separator(cfg: SeparatorTrainConfig) -> Path:
     log_line = RunLog(out / "log.jsonl", rank == 0)
     # The sequential model never uses the per-track start tokens (A3 only).
     net = DistributedDataParallel(model, find_unused_parameters=True) if world > 1 else model
-    data = TokenWindows(cfg.tokens, arch.window_frames, seed=cfg.seed * 1000 + rank + step)
+    data = TokenWindows(cfg.tokens, arch.window_frames, seed=cfg.seed * 1000 + rank + step,
+                        delivered=cfg.delivered)
     loader = iter(DataLoader(data, batch_size=cfg.batch_size, num_workers=cfg.workers))
-    held_out = fixed_windows(cfg.val_tokens, arch.window_frames) if cfg.val_tokens else None
+    held_out = (fixed_windows(cfg.val_tokens, arch.window_frames, delivered=cfg.delivered > 0)
+                if cfg.val_tokens else None)
     best = float("inf")
     budget = Budget(cfg.steps, cfg.minutes, cfg.warmup)
     bf16 = use_bf16(cfg.bf16, device)
