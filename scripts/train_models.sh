@@ -18,7 +18,7 @@ mkdir -p "$W"
 # --- data: 500 training songs at 48 kHz (seeds below the test range), held-out sets -------
 for part in 1 2; do
   [ -f "$W/train48_$part/songs.json" ] ||
-    $L synth-songs "$W/train48_$part" --training --seed $part --songs 250 --rate 48000 -q
+    $L synth-songs "$W/train48_$part" --training --seed $part --songs 250 --rate 48000 --synth v1 -q
 done
 mkdir -p "$W/train48"  # one folder of all 500 songs
 for part in 1 2; do
@@ -26,9 +26,9 @@ for part in 1 2; do
     ln -sfn "$(realpath "$song")" "$W/train48/${part}_$(basename "$song")"
   done
 done
-[ -f "$W/val48/songs.json" ] || $L synth-songs "$W/val48" --songs 10 --seed 2 --rate 48000 -q
-[ -f "$W/test48/songs.json" ] || $L synth-songs "$W/test48" --songs 10 --seed 1 --rate 48000 -q
-[ -f "$W/testset20/songs.json" ] || $L synth-songs "$W/testset20" --songs 20 --seed 0 -q
+[ -f "$W/val48/songs.json" ] || $L synth-songs "$W/val48" --songs 10 --seed 2 --rate 48000 --synth v1 -q
+[ -f "$W/test48/songs.json" ] || $L synth-songs "$W/test48" --songs 10 --seed 1 --rate 48000 --synth v1 -q
+[ -f "$W/testset20/songs.json" ] || $L synth-songs "$W/testset20" --songs 20 --seed 0 --synth v1 -q
 
 # --- codec (issue 5): the loudest 9 s of every stem of every song, lossless -----------------
 [ -f "$W/clips_train.npz" ] ||
