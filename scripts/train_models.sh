@@ -167,3 +167,16 @@ OMP_NUM_THREADS=1 LD_PRELOAD=${TCMALLOC:-} taskset -c 0 $L train tokenlm --prese
 OMP_NUM_THREADS=1 taskset -c 1 .venv/bin/python scripts/tokenlm_curve.py --run "$W/sep5" \
   --data "$W/val44" --limit 4 --base-minutes 85 --follow 15
 wait
+# run 5b: 100 more v1 songs (seed 4), a fresh 700-step schedule from step 1500 (the shipped weights)
+[ -f "$W/train48_4/songs.json" ] ||
+  $L synth-songs "$W/train48_4" --training --seed 4 --songs 100 --rate 48000 --synth v1 -q
+$L tokenize --data "$W/train48_4" --codec-weights $CODEC --tokens "$W/tokens_4" --variants 2
+mkdir -p "$W/tokens_5b"  # song names repeat across seeds: seed 4's files prefixed
+for f in "$W/tokens_s5"/*.npz; do ln -sfn "$(realpath "$f")" "$W/tokens_5b/$(basename "$f")"; done
+for f in "$W/tokens_4"/*.npz; do ln -sfn "$(realpath "$f")" "$W/tokens_5b/s4_$(basename "$f")"; done
+OMP_NUM_THREADS=1 LD_PRELOAD=${TCMALLOC:-} $L train tokenlm --preset small \
+  --tokens "$W/tokens_5b" --val-tokens "$W/tokens_val" --out "$W/sep6" \
+  --init "$W/sep5/separator_best.safetensors" --batch-size 8 --lr 2e-4 --warmup 30 --steps 700 \
+  --ckpt-every 350 --delivered 0.5 --seed 1
+$L export tokenlm "$W/sep6/separator_best.safetensors" "$W/tokenlm6" --name tokenlm \
+  --codec hcodec-small --check
