@@ -13,6 +13,7 @@ removed by cross-correlation) and returns the same shape and rate.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import numpy as np
 import soxr
@@ -85,9 +86,14 @@ def codec_round_trip(x: np.ndarray, sr: int, codec: str, kbps: int) -> np.ndarra
     return np.ascontiguousarray(decoded, np.float32)
 
 
-def rate_round_trip(x: np.ndarray, sr: int, low: int) -> np.ndarray:
-    """(C, N) resampled to ``low`` Hz and back: the band above low / 2 is gone."""
-    y = soxr.resample(soxr.resample(x.T, sr, low, quality="HQ"), low, sr, quality="HQ").T
+def rate_round_trip(x: np.ndarray, sr: int, low: int,
+                    at_low: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """(C, N) resampled to ``low`` Hz and back: the band above low / 2 is gone. ``at_low``, if
+    given, is applied to the (C, M) signal while it is at ``low`` (a codec stored at that rate)."""
+    y = soxr.resample(x.T, sr, low, quality="HQ")
+    if at_low is not None:
+        y = at_low(np.ascontiguousarray(y.T, np.float32)).T
+    y = soxr.resample(y, low, sr, quality="HQ").T
     y = y[:, : x.shape[1]]
     return np.ascontiguousarray(np.pad(y, ((0, 0), (0, x.shape[1] - y.shape[1]))), np.float32)
 

@@ -24,7 +24,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-import soxr
 import torch
 
 from engine.audio_io import read
@@ -34,7 +33,7 @@ from ..musdb import STEMS, load_tracks
 from ..nn.codec import Codec
 from ..nn.conformer import ConformerConfig, MelFrontend
 from .augment import augment_stems
-from .degrade import BITRATES_KBPS, CODECS, codec_round_trip
+from .degrade import BITRATES_KBPS, CODECS, codec_round_trip, rate_round_trip
 
 DELIVERY_RATE = 44100  # the rate most songs are stored at
 
@@ -65,17 +64,18 @@ def unpack_mel(packed: np.ndarray) -> np.ndarray:
 
 
 def as_delivered(mixture: np.ndarray, sr: int, rng: np.random.Generator,
-              codec_probability: float) -> np.ndarray:
+                 codec_probability: float) -> np.ndarray:
     """(N,) mixture at ``sr`` -> the same length at ``sr`` as a 44.1 kHz file brings it to the
     engine (stored at 44.1 kHz, with probability ``codec_probability`` as MP3 or AAC at
     128-320 kbps, then resampled to ``sr`` as the engine does)."""
-    x = soxr.resample(mixture, sr, DELIVERY_RATE, quality="HQ")
+    stored = None
     if rng.random() < codec_probability:
-        codec = str(rng.choice(tuple(CODECS)))
-        x = codec_round_trip(x[None].astype(np.float32), DELIVERY_RATE, codec,
-                             int(rng.choice(BITRATES_KBPS)))[0]
-    y = soxr.resample(x, DELIVERY_RATE, sr, quality="HQ")[: len(mixture)]
-    return np.ascontiguousarray(np.pad(y, (0, len(mixture) - len(y))), np.float32)
+        codec, kbps = str(rng.choice(tuple(CODECS))), int(rng.choice(BITRATES_KBPS))
+
+        def stored(x: np.ndarray) -> np.ndarray:
+            return codec_round_trip(x, DELIVERY_RATE, codec, kbps)
+
+    return rate_round_trip(mixture[None], sr, DELIVERY_RATE, stored)[0]
 
 
 def prepare_tokens(songs: str | Path, codec: Codec, out: str | Path,
