@@ -158,7 +158,6 @@ for song in "$W/train_v2_48"/*/; do
 done
 $L tokenize --data "$W/train48_s5" --codec-weights $CODEC --tokens "$W/tokens_s5" --variants 2
 $L tokenize --data "$W/v2_48" --codec-weights $CODEC --tokens "$W/tokens_s5" --variants 2
-$L tokenize --data "$W/val48" --codec-weights $CODEC --tokens "$W/tokens_val" --variants 1
 OMP_NUM_THREADS=1 LD_PRELOAD=${TCMALLOC:-} taskset -c 0 $L train tokenlm --preset small \
   --tokens "$W/tokens_s5" --val-tokens "$W/tokens_val" --out "$W/sep5" \
   --init assets/models/tokenlm/separator.safetensors --batch-size 8 --lr 3e-4 --warmup 50 \
