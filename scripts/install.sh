@@ -51,7 +51,11 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   if [ "$runtime" = gpu ]; then
     "${pip[@]}" torch==2.13.0
   else
-    "${pip[@]}" --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+    # PyPI stays an index for torch's own dependencies; pip takes the highest matching
+    # version, and the CPU build's local tag (2.13.0+cpu) ranks above PyPI's CUDA build
+    # (a wheel of it in pip's configured find-links serves where PyTorch's index is unreachable)
+    "${pip[@]}" --retries 1 --index-url https://pypi.org/simple \
+      --extra-index-url https://download.pytorch.org/whl/cpu torch==2.13.0
   fi
 fi
 "${pip[@]}" -e ".[$(IFS=,; echo "${extras[*]}")]"
