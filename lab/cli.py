@@ -162,6 +162,24 @@ def cmd_register(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .evaluation.calibrate import calibrate
+    from .musdb import STEMS
+
+    def on_song(name: str, i: int, n: int) -> None:
+        if not args.quiet:
+            say(f"stemma-lab: generating song {i + 1}/{n}: {name}")
+
+    gains = calibrate(args.model, args.data, args.limit, args.strength, on_song)
+    db = 10 * np.log10(gains)
+    print(f"{args.model}: prior gains written (dB, mean below 250 Hz / above): "
+          + ", ".join(f"{s} {db[k, :22].mean():+.1f} / {db[k, 22:].mean():+.1f}"
+                      for k, s in enumerate(STEMS)))
+    return EXIT_OK
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     import importlib
 
@@ -295,6 +313,18 @@ def _model_parsers(sub) -> None:
     p.add_argument("--measured-on", required=True, help="the songs and the command, said in "
                    "the manifest")
     p.set_defaults(run=cmd_register)
+
+    p = sub.add_parser("calibrate", help="fit a token separator's prior gains (true over "
+                       "generated power per stem and frequency) on held-out songs and write "
+                       "them into its folder")
+    p.add_argument("model", type=Path, help="the tokenlm model folder")
+    p.add_argument("--data", type=Path, required=True, help="calibration songs (MUSDB18-HQ "
+                   "layout), used by no training run and no test: the lab's test set 3")
+    p.add_argument("--limit", type=int, help="only the first N songs")
+    p.add_argument("--strength", type=float, default=1.0, help="exponent on the ratio (1: "
+                   "the full correction, 0: none)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(run=cmd_calibrate)
 
     p = sub.add_parser("codec", help="the neural audio codec: list, or roundtrip a file")
     p.add_argument("action", choices=("roundtrip", "list"))

@@ -40,6 +40,7 @@ class TokenLMOptions:
     prior_bins: int = 1
     prior_power: float = 1.0
     spatial_frames: int = 87
+    calibrated: bool = True  # the priors scaled by the model's prior gains, where it has them
 
     def __post_init__(self) -> None:
         if self.samples < 1 or (self.samples > 1 and self.temperature == 0):

@@ -15,13 +15,17 @@ Per chunk of audio (at 48 kHz; the engine resamples around it):
    the mixture and are mono, so their smoothed power spectra become the priors of a
    multichannel Wiener filter on the real stereo mixture; the result is aligned, stereo, and
    sums to the mix. With ``refine`` off the raw generative output is returned as it is.
+   Where the model ships ``prior_gains.safetensors`` (``stemma-lab calibrate``), each stem's
+   power spectrum is first scaled by its gain at each frequency: the ratio of true to
+   generated power, fitted on held-out songs, which undoes the model's and its codec's
+   systematic colouring (generated bass, for one, comes out too weak below 250 Hz).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.ndimage as ndi
@@ -79,6 +83,8 @@ class RefineConfig:
     prior_bins: int = 1  # and over frequency (1: not at all; 11.7 Hz per bin)
     prior_power: float = 1.0  # priors raised to this: below 1 softens the masks
     spatial_frames: int = 87  # Wiener covariances averaged over ~1.9 s
+    gains: np.ndarray | None = field(default=None, compare=False)  # (4, N_FFT // 2 + 1):
+    #                                  per stem and bin, or None (see PRIOR_GAINS)
 
     @property
     def margin(self) -> int:
@@ -102,6 +108,8 @@ def _refine_block(audio: np.ndarray, raw: np.ndarray, cfg: RefineConfig,
             power[k] += np.abs(stft(sample[None], N_FFT, HOP)[0]) ** 2
             check()
     power /= len(samples)
+    if cfg.gains is not None:
+        power *= cfg.gains[:, None, :]
     priors = mean_time(power, cfg.prior_frames)
     if cfg.prior_bins > 1:
         priors = ndi.uniform_filter1d(priors, cfg.prior_bins, axis=-1, mode="nearest")
@@ -145,6 +153,27 @@ def wiener_refine(audio: np.ndarray, raw: np.ndarray, cfg: RefineConfig = Refine
     return out
 
 
+PRIOR_GAINS = "prior_gains.safetensors"  # optional model file: "gains", (4, N_FFT // 2 + 1)
+
+
+def load_prior_gains(info: ModelInfo) -> np.ndarray | None:
+    """The model's per-stem, per-bin prior gains, or None where it ships none."""
+    from safetensors.numpy import load_file
+
+    if not any(f.path == PRIOR_GAINS for f in info.files):
+        return None
+    path = info.file(PRIOR_GAINS)
+    try:
+        gains = load_file(path)["gains"].astype(np.float32)
+    except Exception as err:  # noqa: BLE001  (any unreadable file is the model's fault)
+        raise ModelError(f"cannot read the prior gains ({err})", path) from err
+    if gains.shape != (len(TRACKS), N_FFT // 2 + 1) or not np.all(np.isfinite(gains)) \
+            or np.any(gains <= 0):
+        raise ModelError(f"prior gains must be {len(TRACKS)} x {N_FFT // 2 + 1} positive "
+                         f"numbers (found shape {gains.shape})", path)
+    return gains
+
+
 def _fades(n: int) -> np.ndarray:
     return (np.sin(0.5 * np.pi * (np.arange(n) + 0.5) / n) ** 2).astype(np.float32)
 
@@ -161,7 +190,8 @@ class TokenLMBackend(Backend):
         self.window_frames, self.overlap_frames = o.window_frames, o.overlap_frames
         self.refine = o.refine
         self.refine_cfg = RefineConfig(o.prior_frames, o.prior_bins, o.prior_power,
-                                       o.spatial_frames)
+                                       o.spatial_frames,
+                                       load_prior_gains(info) if o.calibrated else None)
         self.temperature, self.top_k, self.seed, self.chunk_s = (o.temperature, o.top_k,
                                                                  o.seed, o.chunk_s)
         self.samples = o.samples if o.refine else 1  # only the refinement averages them

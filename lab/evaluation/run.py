@@ -161,14 +161,15 @@ def _codec_row(codec: str) -> tuple[str, str, Callable]:
 
 def _codec_refined_row(model: str) -> tuple[str, str, Callable]:
     """The true stems through ``model``'s codec (mono, at its rate), then its refinement on
-    the mixture: what a token separator whose LM generated the true tokens would give."""
+    the mixture: what a token separator whose LM generated the true tokens would give. Its
+    prior gains stay off: they undo the colouring of the model's own generations."""
     import soxr
 
     from engine.backends import create
     from engine.backends.tokenlm import RATE, wiener_refine
     from engine.registry import resolve
 
-    backend = create(resolve(model), "cpu")
+    backend = create(resolve(model), "cpu", {"calibrated": False})
 
     def run(mix, stems, sr):
         at_rate = mix if sr == RATE else soxr.resample(mix.T, sr, RATE, quality="HQ").T
