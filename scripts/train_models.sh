@@ -179,3 +179,53 @@ OMP_NUM_THREADS=1 LD_PRELOAD=${TCMALLOC:-} $L train tokenlm --preset small \
   --ckpt-every 350 --delivered 0.5 --seed 1
 $L export tokenlm "$W/sep6/separator_best.safetensors" "$W/tokenlm6" --name tokenlm \
   --codec hcodec-small --check
+
+# --- tokenlm, session 6 (issue 10): more songs, and prior gains for the refinement ---------
+# Fresh songs (v1 seed 5, v2 seed 6; the v2 names repeat v1's, so they are prefixed), 52
+# minutes from the shipped weights on one core; the validation files are session 5's.
+[ -f "$W/train48_5/songs.json" ] ||
+  $L synth-songs "$W/train48_5" --training --seed 5 --songs 150 --rate 48000 --synth v1 -q
+[ -f "$W/train_v2_6/songs.json" ] ||
+  $L synth-songs "$W/train_v2_6" --training --seed 6 --songs 80 --rate 48000 --synth v2 -q
+mkdir -p "$W/v2_6" "$W/tokens_A"
+for song in "$W/train_v2_6"/*/; do
+  ln -sfn "$(realpath "$song")" "$W/v2_6/v2_$(basename "$song")"
+done
+$L tokenize --data "$W/train48_5" --codec-weights $CODEC --tokens "$W/tokens_5" --variants 2
+$L tokenize --data "$W/v2_6" --codec-weights $CODEC --tokens "$W/tokens_v2_6" --variants 2
+for f in "$W/tokens_5"/*.npz "$W/tokens_v2_6"/*.npz; do
+  ln -sfn "$(realpath "$f")" "$W/tokens_A/$(basename "$f")"
+done
+OMP_NUM_THREADS=1 LD_PRELOAD=${TCMALLOC:-} taskset -c 0 $L train tokenlm --preset small \
+  --tokens "$W/tokens_A" --val-tokens "$W/tokens_val" --out "$W/sep7" \
+  --init assets/models/tokenlm/separator.safetensors --batch-size 8 --lr 2e-4 --warmup 30 \
+  --minutes 52 --steps 100000 --ckpt-every 250 --snapshot-every 250 --delivered 0.5 --seed 2
+# run 7b: 120 more v1 songs (seed 7) and 40 v2 (seed 8), prefixed; a fresh 24-minute schedule
+[ -f "$W/train48_7/songs.json" ] ||
+  $L synth-songs "$W/train48_7" --training --seed 7 --songs 120 --rate 48000 --synth v1 -q
+[ -f "$W/train_v2_8/songs.json" ] ||
+  $L synth-songs "$W/train_v2_8" --training --seed 8 --songs 40 --rate 48000 --synth v2 -q
+mkdir -p "$W/v2_8" "$W/tokens_B"
+for song in "$W/train_v2_8"/*/; do
+  ln -sfn "$(realpath "$song")" "$W/v2_8/v2_$(basename "$song")"
+done
+$L tokenize --data "$W/train48_7" --codec-weights $CODEC --tokens "$W/tokens_7" --variants 2
+$L tokenize --data "$W/v2_8" --codec-weights $CODEC --tokens "$W/tokens_v2_8" --variants 2
+for f in "$W/tokens_A"/*.npz; do ln -sfn "$(realpath "$f")" "$W/tokens_B/$(basename "$f")"; done
+for f in "$W/tokens_7"/*.npz; do ln -sfn "$(realpath "$f")" "$W/tokens_B/s7_$(basename "$f")"; done
+for f in "$W/tokens_v2_8"/*.npz; do ln -sfn "$(realpath "$f")" "$W/tokens_B/s8_$(basename "$f")"; done
+OMP_NUM_THREADS=1 LD_PRELOAD=${TCMALLOC:-} taskset -c 0 $L train tokenlm --preset small \
+  --tokens "$W/tokens_B" --val-tokens "$W/tokens_val" --out "$W/sep8" \
+  --init "$W/sep7/separator_best.safetensors" --batch-size 8 --lr 1.5e-4 --warmup 20 \
+  --minutes 24 --steps 100000 --ckpt-every 200 --delivered 0.5 --seed 3
+$L export tokenlm "$W/sep8/separator_best.safetensors" "$W/tokenlm8" --name tokenlm \
+  --codec hcodec-small --check
+# prior gains (lab/evaluation/calibrate.py) on test set 3, which no run trains or tests on:
+# 12 songs of v1 and 6 of v2 at 48 kHz, names prefixed
+[ -f "$W/cal48/songs.json" ] || $L synth-songs "$W/cal48" --songs 12 --seed 3 --rate 48000 --synth v1 -q
+[ -f "$W/cal48_v2/songs.json" ] ||
+  $L synth-songs "$W/cal48_v2" --songs 6 --seed 3 --rate 48000 --synth v2 -q
+mkdir -p "$W/cal"
+for song in "$W/cal48"/*/; do ln -sfn "$(realpath "$song")" "$W/cal/v1_$(basename "$song")"; done
+for song in "$W/cal48_v2"/*/; do ln -sfn "$(realpath "$song")" "$W/cal/v2_$(basename "$song")"; done
+$L calibrate "$W/tokenlm8" --data "$W/cal"
