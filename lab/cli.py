@@ -165,6 +165,8 @@ def cmd_register(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from engine.backends.tokenlm import N_FFT, RATE
+
     from .evaluation.calibrate import calibrate
     from .musdb import STEMS
 
@@ -174,8 +176,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     gains = calibrate(args.model, args.data, args.limit, args.strength, on_song)
     db = 10 * np.log10(gains)
+    low = int(np.ceil(250 * N_FFT / RATE))  # the bins below 250 Hz
     print(f"{args.model}: prior gains written (dB, mean below 250 Hz / above): "
-          + ", ".join(f"{s} {db[k, :22].mean():+.1f} / {db[k, 22:].mean():+.1f}"
+          + ", ".join(f"{s} {db[k, :low].mean():+.1f} / {db[k, low:].mean():+.1f}"
                       for k, s in enumerate(STEMS)))
     return EXIT_OK
 

@@ -157,14 +157,16 @@ PRIOR_GAINS = "prior_gains.safetensors"  # optional model file: "gains", (4, N_F
 
 
 def load_prior_gains(info: ModelInfo) -> np.ndarray | None:
-    """The model's per-stem, per-bin prior gains, or None where it ships none."""
-    from safetensors.numpy import load_file
-
+    """The model's per-stem, per-bin prior gains (a model file of kind "prior_gains"), or
+    None where it ships none."""
     if not any(f.path == PRIOR_GAINS for f in info.files):
         return None
     path = info.file(PRIOR_GAINS)
     try:
-        gains = load_file(path)["gains"].astype(np.float32)
+        kind, _, state = load_model(path)
+        if kind != "prior_gains":
+            raise ValueError(f"it holds a {kind}")
+        gains = state["gains"].numpy()
     except Exception as err:  # noqa: BLE001  (any unreadable file is the model's fault)
         raise ModelError(f"cannot read the prior gains ({err})", path) from err
     if gains.shape != (len(TRACKS), N_FFT // 2 + 1) or not np.all(np.isfinite(gains)) \

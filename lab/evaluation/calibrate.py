@@ -65,23 +65,19 @@ def _power(x: np.ndarray) -> np.ndarray:
     return (np.abs(stft(np.asarray(x, np.float32)[None], N_FFT, HOP)[0]) ** 2).sum(axis=0)
 
 
-def write_gains(folder: Path, gains: np.ndarray, metadata: dict[str, str]) -> Path:
-    """``folder/prior_gains.safetensors`` written whole (a ``.part`` renamed over it) and
-    listed, with its sha256, among the files of ``folder``'s manifest."""
+def write_gains(folder: Path, gains: np.ndarray, how: dict) -> Path:
+    """``folder/prior_gains.safetensors`` (a model file of kind "prior_gains" whose config is
+    ``how`` they were fitted, written atomically), listed with its sha256 among the files of
+    ``folder``'s manifest."""
     import json
-    import os
 
-    from safetensors.numpy import save_file
+    import torch
+
+    from engine.nn.serialization import save_model
 
     folder = Path(folder)
-    path = folder / PRIOR_GAINS
-    part = path.with_name(f".{PRIOR_GAINS}.{os.getpid()}.part")
-    try:
-        save_file({"gains": np.ascontiguousarray(gains, np.float32)}, str(part), metadata)
-        os.replace(part, path)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
+    path = save_model(folder / PRIOR_GAINS, {"gains": torch.from_numpy(
+        np.ascontiguousarray(gains, np.float32))}, "prior_gains", how)
     manifest = json.loads((folder / MANIFEST).read_text())
     entry = {"path": PRIOR_GAINS, "sha256": file_sha256(path), "size": path.stat().st_size}
     files = [f for f in manifest.get("files", []) if f["path"] != PRIOR_GAINS] + [entry]
@@ -118,6 +114,6 @@ def calibrate(model: Path, data: Path, limit: int | None = None, strength: float
         generated = backend.generations(np.ascontiguousarray(mono, np.float32), lambda: None)
         fit.add(true, generated)
     gains = fit.gains(strength)
-    write_gains(Path(model), gains, {"songs": str(fit.songs), "data": Path(data).name,
-                                     "strength": str(strength)})
+    write_gains(Path(model), gains, {"songs": fit.songs, "data": Path(data).name,
+                                     "strength": strength})
     return gains

@@ -12,7 +12,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from engine import Separator
-from engine.backends.tokenlm import N_FFT, PRIOR_GAINS, RATE, wiener_refine
+from engine.backends.tokenlm import N_FFT, PRIOR_GAINS, RATE, RefineConfig, wiener_refine
 from engine.errors import ModelError
 from engine.registry import ModelInfo
 from lab.cli import main as lab_main
@@ -57,8 +57,6 @@ def test_gains_move_the_mixture_towards_a_stem_and_keep_the_sum():
     gains = np.ones((4, N_FFT // 2 + 1), np.float32)
     gains[2] = 100.0
     plain = wiener_refine(mix, raw)
-    from engine.backends.tokenlm import RefineConfig
-
     boosted = wiener_refine(mix, raw, RefineConfig(gains=gains))
     assert np.sum(boosted[2] ** 2) > 2 * np.sum(plain[2] ** 2)
     assert residual_db(mix, boosted) < -80
