@@ -14,17 +14,22 @@ cd "$(dirname "$0")/.."
 W=${1:-work}
 L=.venv/bin/stemma-lab
 mkdir -p "$W"
+# link_into DEST PREFIX PATH...: every PATH (song folder or token file) linked into DEST as
+# PREFIX<its name>, so that sets whose names repeat can share one folder
+link_into() {
+  local dest=$1 prefix=$2 path
+  shift 2
+  mkdir -p "$dest"
+  for path in "$@"; do ln -sfn "$(realpath "$path")" "$dest/$prefix$(basename "$path")"; done
+}
 
 # --- data: 500 training songs at 48 kHz (seeds below the test range), held-out sets -------
 for part in 1 2; do
   [ -f "$W/train48_$part/songs.json" ] ||
     $L synth-songs "$W/train48_$part" --training --seed $part --songs 250 --rate 48000 --synth v1 -q
 done
-mkdir -p "$W/train48"  # one folder of all 500 songs
-for part in 1 2; do
-  for song in "$W/train48_$part"/*/; do
-    ln -sfn "$(realpath "$song")" "$W/train48/${part}_$(basename "$song")"
-  done
+for part in 1 2; do  # one folder of all 500 songs
+  link_into "$W/train48" "${part}_" "$W/train48_$part"/*/
 done
 [ -f "$W/val48/songs.json" ] || $L synth-songs "$W/val48" --songs 10 --seed 2 --rate 48000 --synth v1 -q
 [ -f "$W/test48/songs.json" ] || $L synth-songs "$W/test48" --songs 10 --seed 1 --rate 48000 --synth v1 -q
@@ -152,10 +157,8 @@ $L register "$W/rep13_testset20/report.json" assets/models/bandsplit --row bands
 [ -f "$W/train_v2_48/songs.json" ] ||
   $L synth-songs "$W/train_v2_48" --training --seed 3 --songs 150 --rate 48000 --synth v2 -q
 [ -f "$W/val44/songs.json" ] || $L synth-songs "$W/val44" --songs 10 --seed 2 --synth v1 -q
-mkdir -p "$W/v2_48"  # v2 song names repeat v1's: prefixed, so their token files differ
-for song in "$W/train_v2_48"/*/; do
-  ln -sfn "$(realpath "$song")" "$W/v2_48/v2_$(basename "$song")"
-done
+# v2 song names repeat v1's: prefixed, so their token files differ
+link_into "$W/v2_48" v2_ "$W/train_v2_48"/*/
 $L tokenize --data "$W/train48_s5" --codec-weights $CODEC --tokens "$W/tokens_s5" --variants 2
 $L tokenize --data "$W/v2_48" --codec-weights $CODEC --tokens "$W/tokens_s5" --variants 2
 OMP_NUM_THREADS=1 LD_PRELOAD=${TCMALLOC:-} taskset -c 0 $L train tokenlm --preset small \
@@ -170,9 +173,8 @@ wait
 [ -f "$W/train48_4/songs.json" ] ||
   $L synth-songs "$W/train48_4" --training --seed 4 --songs 100 --rate 48000 --synth v1 -q
 $L tokenize --data "$W/train48_4" --codec-weights $CODEC --tokens "$W/tokens_4" --variants 2
-mkdir -p "$W/tokens_5b"  # song names repeat across seeds: seed 4's files prefixed
-for f in "$W/tokens_s5"/*.npz; do ln -sfn "$(realpath "$f")" "$W/tokens_5b/$(basename "$f")"; done
-for f in "$W/tokens_4"/*.npz; do ln -sfn "$(realpath "$f")" "$W/tokens_5b/s4_$(basename "$f")"; done
+link_into "$W/tokens_5b" "" "$W/tokens_s5"/*.npz
+link_into "$W/tokens_5b" s4_ "$W/tokens_4"/*.npz  # song names repeat across seeds: prefixed
 OMP_NUM_THREADS=1 LD_PRELOAD=${TCMALLOC:-} $L train tokenlm --preset small \
   --tokens "$W/tokens_5b" --val-tokens "$W/tokens_val" --out "$W/sep6" \
   --init "$W/sep5/separator_best.safetensors" --batch-size 8 --lr 2e-4 --warmup 30 --steps 700 \
@@ -187,15 +189,10 @@ $L export tokenlm "$W/sep6/separator_best.safetensors" "$W/tokenlm6" --name toke
   $L synth-songs "$W/train48_5" --training --seed 5 --songs 150 --rate 48000 --synth v1 -q
 [ -f "$W/train_v2_6/songs.json" ] ||
   $L synth-songs "$W/train_v2_6" --training --seed 6 --songs 80 --rate 48000 --synth v2 -q
-mkdir -p "$W/v2_6" "$W/tokens_A"
-for song in "$W/train_v2_6"/*/; do
-  ln -sfn "$(realpath "$song")" "$W/v2_6/v2_$(basename "$song")"
-done
+link_into "$W/v2_6" v2_ "$W/train_v2_6"/*/
 $L tokenize --data "$W/train48_5" --codec-weights $CODEC --tokens "$W/tokens_5" --variants 2
 $L tokenize --data "$W/v2_6" --codec-weights $CODEC --tokens "$W/tokens_v2_6" --variants 2
-for f in "$W/tokens_5"/*.npz "$W/tokens_v2_6"/*.npz; do
-  ln -sfn "$(realpath "$f")" "$W/tokens_A/$(basename "$f")"
-done
+link_into "$W/tokens_A" "" "$W/tokens_5"/*.npz "$W/tokens_v2_6"/*.npz
 OMP_NUM_THREADS=1 LD_PRELOAD=${TCMALLOC:-} taskset -c 0 $L train tokenlm --preset small \
   --tokens "$W/tokens_A" --val-tokens "$W/tokens_val" --out "$W/sep7" \
   --init assets/models/tokenlm/separator.safetensors --batch-size 8 --lr 2e-4 --warmup 30 \
@@ -205,15 +202,12 @@ OMP_NUM_THREADS=1 LD_PRELOAD=${TCMALLOC:-} taskset -c 0 $L train tokenlm --prese
   $L synth-songs "$W/train48_7" --training --seed 7 --songs 120 --rate 48000 --synth v1 -q
 [ -f "$W/train_v2_8/songs.json" ] ||
   $L synth-songs "$W/train_v2_8" --training --seed 8 --songs 40 --rate 48000 --synth v2 -q
-mkdir -p "$W/v2_8" "$W/tokens_B"
-for song in "$W/train_v2_8"/*/; do
-  ln -sfn "$(realpath "$song")" "$W/v2_8/v2_$(basename "$song")"
-done
+link_into "$W/v2_8" v2_ "$W/train_v2_8"/*/
 $L tokenize --data "$W/train48_7" --codec-weights $CODEC --tokens "$W/tokens_7" --variants 2
 $L tokenize --data "$W/v2_8" --codec-weights $CODEC --tokens "$W/tokens_v2_8" --variants 2
-for f in "$W/tokens_A"/*.npz; do ln -sfn "$(realpath "$f")" "$W/tokens_B/$(basename "$f")"; done
-for f in "$W/tokens_7"/*.npz; do ln -sfn "$(realpath "$f")" "$W/tokens_B/s7_$(basename "$f")"; done
-for f in "$W/tokens_v2_8"/*.npz; do ln -sfn "$(realpath "$f")" "$W/tokens_B/s8_$(basename "$f")"; done
+link_into "$W/tokens_B" "" "$W/tokens_A"/*.npz
+link_into "$W/tokens_B" s7_ "$W/tokens_7"/*.npz
+link_into "$W/tokens_B" s8_ "$W/tokens_v2_8"/*.npz
 OMP_NUM_THREADS=1 LD_PRELOAD=${TCMALLOC:-} taskset -c 0 $L train tokenlm --preset small \
   --tokens "$W/tokens_B" --val-tokens "$W/tokens_val" --out "$W/sep8" \
   --init "$W/sep7/separator_best.safetensors" --batch-size 8 --lr 1.5e-4 --warmup 20 \
@@ -225,7 +219,6 @@ $L export tokenlm "$W/sep8/separator_best.safetensors" "$W/tokenlm8" --name toke
 [ -f "$W/cal48/songs.json" ] || $L synth-songs "$W/cal48" --songs 12 --seed 3 --rate 48000 --synth v1 -q
 [ -f "$W/cal48_v2/songs.json" ] ||
   $L synth-songs "$W/cal48_v2" --songs 6 --seed 3 --rate 48000 --synth v2 -q
-mkdir -p "$W/cal"
-for song in "$W/cal48"/*/; do ln -sfn "$(realpath "$song")" "$W/cal/v1_$(basename "$song")"; done
-for song in "$W/cal48_v2"/*/; do ln -sfn "$(realpath "$song")" "$W/cal/v2_$(basename "$song")"; done
+link_into "$W/cal" v1_ "$W/cal48"/*/
+link_into "$W/cal" v2_ "$W/cal48_v2"/*/
 $L calibrate "$W/tokenlm8" --data "$W/cal"
