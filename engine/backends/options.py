@@ -40,12 +40,16 @@ class TokenLMOptions:
     prior_bins: int = 1
     prior_power: float = 1.0
     spatial_frames: int = 87
+    mean_exponent: float = 2.0
     calibrated: bool = True  # the priors scaled by the model's prior gains, where it has them
 
     def __post_init__(self) -> None:
         if self.samples < 1 or (self.samples > 1 and self.temperature == 0):
             raise ValueError(f"samples={self.samples}: give 1, or more than 1 with sampling "
                              "(temperature above 0); greedy decoding gives one answer")
+        if not self.mean_exponent > 0:
+            raise ValueError(f"mean_exponent={self.mean_exponent}: give a positive number "
+                             "(2 averages the generations' power, 1 their magnitude)")
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,9 @@ class RefineConfig:
     prior_bins: int = 1  # and over frequency (1: not at all; 11.7 Hz per bin)
     prior_power: float = 1.0  # priors raised to this: below 1 softens the masks
     spatial_frames: int = 87  # Wiener covariances averaged over ~1.9 s
+    mean_exponent: float = 2.0  # the generations' spectra averaged as (mean |X|^e)^(2/e):
+    #                             2 their power, 1 their magnitude; below 2 one loud
+    #                             outlier among them sways the prior less
     gains: np.ndarray | None = field(default=None, compare=False)  # (4, N_FFT // 2 + 1):
     #                                  per stem and bin, or None (see PRIOR_GAINS)
 
@@ -93,21 +96,36 @@ class RefineConfig:
         return (self.spatial_frames + self.prior_frames + 2 * N_FFT // HOP) * HOP
 
 
+def generation_power(raw: np.ndarray, exponent: float = 2.0,
+                     check: Callable[[], None] = lambda: None) -> np.ndarray:
+    """(K, S, N) generations of S stems (or (S, N): one) -> (S, T, F) float32: per stem and
+    STFT bin, the power mean of the K generations' magnitudes with ``exponent``,
+    ``(mean_k |X_k|^e)^(2/e)``: their average power for 2, the square of their average
+    magnitude for 1. ``check()`` runs after each spectrum."""
+    samples = raw if raw.ndim == 3 else raw[None]
+    power = None
+    for k in range(samples.shape[1]):
+        for sample in samples[:, k]:
+            magnitude = np.abs(stft(sample[None], N_FFT, HOP)[0])
+            if power is None:
+                power = np.zeros((samples.shape[1],) + magnitude.shape, np.float32)
+            power[k] += magnitude ** 2 if exponent == 2.0 else magnitude ** exponent
+            check()
+    power /= len(samples)
+    if exponent != 2.0:
+        np.power(power, 2.0 / exponent, out=power)
+    return power
+
+
 def _refine_block(audio: np.ndarray, raw: np.ndarray, cfg: RefineConfig,
                   check: Callable[[], None]) -> np.ndarray:
     """(C, N) mixture, (4, N) raw stems (or (K, 4, N): K generations, whose power spectra
     are averaged) -> (4, C, N) Wiener-filtered stems; ``check()`` (a cancel check) runs
     between its steps, a few dozen times per block."""
     n = audio.shape[1]
-    samples = raw if raw.ndim == 3 else raw[None]
     x = stft(audio, N_FFT, HOP)  # (C, T, F)
     check()
-    power = np.zeros((samples.shape[1],) + x.shape[1:], np.float32)  # (S, T, F)
-    for k in range(samples.shape[1]):
-        for sample in samples[:, k]:
-            power[k] += np.abs(stft(sample[None], N_FFT, HOP)[0]) ** 2
-            check()
-    power /= len(samples)
+    power = generation_power(raw, cfg.mean_exponent, check)
     if cfg.gains is not None:
         power *= cfg.gains[:, None, :]
     priors = mean_time(power, cfg.prior_frames)
@@ -192,7 +210,7 @@ class TokenLMBackend(Backend):
         self.window_frames, self.overlap_frames = o.window_frames, o.overlap_frames
         self.refine = o.refine
         self.refine_cfg = RefineConfig(o.prior_frames, o.prior_bins, o.prior_power,
-                                       o.spatial_frames,
+                                       o.spatial_frames, o.mean_exponent,
                                        load_prior_gains(info) if o.calibrated else None)
         self.temperature, self.top_k, self.seed, self.chunk_s = (o.temperature, o.top_k,
                                                                  o.seed, o.chunk_s)

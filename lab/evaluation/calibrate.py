@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.backends.tokenlm import HOP, N_FFT, PRIOR_GAINS, RATE
+from engine.backends.tokenlm import HOP, N_FFT, PRIOR_GAINS, RATE, generation_power
 from engine.dsp.stft import stft
 from engine.errors import InvalidArgumentError
 from engine.registry import MANIFEST, file_sha256, save_manifest
@@ -44,12 +44,13 @@ class GainFit:
         self.generated = np.zeros((n_stems, BINS))
         self.songs = 0
 
-    def add(self, true: np.ndarray, generated: np.ndarray) -> None:
-        """(S, N) true mono stems and (K, S, N) generations (their power averaged, as the
-        refinement does), both at the refinement's rate."""
+    def add(self, true: np.ndarray, generated: np.ndarray, exponent: float = 2.0) -> None:
+        """(S, N) true mono stems and (K, S, N) generations, both at the refinement's rate;
+        the generations averaged as the refinement averages them (``generation_power`` with
+        the model's ``mean_exponent``)."""
         for k in range(len(true)):
             self.true[k] += _power(true[k])
-            self.generated[k] += np.mean([_power(g[k]) for g in generated], axis=0)
+        self.generated += generation_power(generated, exponent).sum(axis=1)
         self.songs += 1
 
     def gains(self, strength: float = 1.0) -> np.ndarray:
@@ -112,7 +113,7 @@ def calibrate(model: Path, data: Path, limit: int | None = None, strength: float
             true = soxr.resample(true.T, sr, RATE, quality="HQ").T
             mono = soxr.resample(mono, sr, RATE, quality="HQ")
         generated = backend.generations(np.ascontiguousarray(mono, np.float32), lambda: None)
-        fit.add(true, generated)
+        fit.add(true, generated, backend.refine_cfg.mean_exponent)
     gains = fit.gains(strength)
     write_gains(Path(model), gains, {"songs": fit.songs, "data": Path(data).name,
                                      "strength": strength})

@@ -147,6 +147,7 @@ def test_stem_subset_and_refusing_to_overwrite(make_wav, tmp_path):
     (["--model", "bandsplit", "--option", "wiener"], "give KEY=VALUE"),
     (["--model", "tokenlm", "--option", "temperature=0", "--option", "samples=3"],
      "samples=3: give 1, or more than 1 with sampling"),
+    (["--model", "tokenlm", "--option", "mean_exponent=0"], "mean_exponent=0.0: give a positive"),
 ])
 def test_bad_options_are_explained(make_wav, tmp_path, args, message):
     path, _ = make_wav("song.wav", seconds=1.0)

@@ -64,12 +64,39 @@ def test_refinement_in_blocks_equals_one_pass_and_sums_to_the_mix():
     mix = music(12.0, 48000, 2, seed=5)
     rng = np.random.default_rng(0)
     raw = np.abs(rng.standard_normal((4, mix.shape[1]))).astype(np.float32) * mix[0]
-    for cfg in (RefineConfig(), RefineConfig(prior_frames=5, prior_bins=3, prior_power=0.7)):
-        whole = wiener_refine(mix, raw, cfg, block=1 << 30)
-        blocks = wiener_refine(mix, raw, cfg, block=40 * HOP)  # 0.85 s blocks
+    generations = raw * rng.uniform(0.5, 2.0, (3, 4, 1)).astype(np.float32)
+    for cfg, priors in ((RefineConfig(), raw),
+                        (RefineConfig(prior_frames=5, prior_bins=3, prior_power=0.7), raw),
+                        (RefineConfig(prior_frames=1, prior_bins=5, prior_power=0.75,
+                                      spatial_frames=347, mean_exponent=0.5), generations)):
+        whole = wiener_refine(mix, priors, cfg, block=1 << 30)
+        blocks = wiener_refine(mix, priors, cfg, block=40 * HOP)  # 0.85 s blocks
         assert blocks.shape == (4, 2, mix.shape[1])
         assert np.max(np.abs(blocks - whole)) < 1e-4 * np.max(np.abs(whole))
         assert residual_db(mix, blocks) < -80
+
+
+def test_a_loud_outlier_generation_sways_a_magnitude_mean_less_than_a_power_mean():
+    """The priors average K generations: where one of them puts a stem 20 dB too loud, the
+    magnitude mean (``mean_exponent`` 1) or below stays near the others, the power mean
+    does not; with equal generations every exponent gives their power."""
+    from engine.backends.tokenlm import generation_power
+
+    tone = np.sin(2 * np.pi * 440 * np.arange(48000) / 48000).astype(np.float32)
+    same = np.stack([np.stack([tone, 0.5 * tone])] * 4)  # (K=4, S=2, N)
+    outlier = same.copy()
+    outlier[0, 0] *= 10.0  # one generation's first stem 20 dB louder
+    for exponent in (2.0, 1.0, 0.5):
+        assert np.allclose(generation_power(same, exponent), generation_power(same[0]),
+                           rtol=1e-3, atol=1e-3)
+
+    def level_db(exponent: float) -> float:
+        p = generation_power(outlier, exponent)
+        return 10 * np.log10(p[0].sum() / generation_power(same, 2.0)[0].sum())
+
+    assert level_db(2.0) > 14  # (100 + 3) / 4: 14.1 dB, the outlier dominates
+    assert level_db(1.0) < 10.5  # ((10 + 3) / 4) ** 2: 10.2 dB
+    assert level_db(0.5) < 8  # ((10 ** 0.5 + 3) / 4) ** 4: 7.5 dB
 
 
 def test_cli_says_where_each_part_runs(tiny_model, tmp_path):
