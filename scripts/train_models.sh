@@ -222,3 +222,39 @@ $L export tokenlm "$W/sep8/separator_best.safetensors" "$W/tokenlm8" --name toke
 link_into "$W/cal" v1_ "$W/cal48"/*/
 link_into "$W/cal" v2_ "$W/cal48_v2"/*/
 $L calibrate "$W/tokenlm8" --data "$W/cal"
+
+# --- tokenlm, session 7 (issue 10): the refinement's settings, then 64 more minutes -------
+# The settings on the validation songs, with eight cached generations of the session-6
+# weights: eight generations averaged as a power mean of magnitudes (mean_exponent 0.5),
+# priors unsmoothed in time, over 5 bins, power 1, covariances over 7.4 s.
+.venv/bin/python scripts/tune_refine.py --model tokenlm --data "$W/val48" --cache "$W/tune_cache" \
+  --grid samples=4,8 --grid prior_frames=1,3 --grid prior_bins=1,5 --grid prior_power=0.5,1.0 \
+  --grid spatial_frames=347 --grid mean_exponent=2,0.5
+# fresh songs: 150 of v1 (seed 9) and 60 of v2 (seed 10), prefixed, added to run 7b's files
+[ -f "$W/train48_9/songs.json" ] ||
+  $L synth-songs "$W/train48_9" --training --seed 9 --songs 150 --rate 48000 --synth v1 -q
+[ -f "$W/train_v2_10/songs.json" ] ||
+  $L synth-songs "$W/train_v2_10" --training --seed 10 --songs 60 --rate 48000 --synth v2 -q
+link_into "$W/v2_10" v2_ "$W/train_v2_10"/*/
+$L tokenize --data "$W/train48_9" --codec-weights $CODEC --tokens "$W/tokens_9" --variants 2
+$L tokenize --data "$W/v2_10" --codec-weights $CODEC --tokens "$W/tokens_v2_10" --variants 2
+link_into "$W/tokens_C" "" "$W/tokens_B"/*.npz
+link_into "$W/tokens_C" s9_ "$W/tokens_9"/*.npz
+link_into "$W/tokens_C" s10_ "$W/tokens_v2_10"/*.npz
+OMP_NUM_THREADS=1 LD_PRELOAD=${TCMALLOC:-} taskset -c 0 $L train tokenlm --preset small \
+  --tokens "$W/tokens_C" --val-tokens "$W/tokens_val" --out "$W/sep9" \
+  --init "$W/sep8/separator_best.safetensors" --batch-size 8 --lr 1.5e-4 --warmup 20 \
+  --minutes 64 --steps 100000 --ckpt-every 250 --snapshot-every 250 --delivered 0.5 --seed 4
+$L export tokenlm "$W/sep9/separator_best.safetensors" "$W/tokenlm9" --name tokenlm \
+  --codec hcodec-small --check
+# the shipped generation settings (export writes greedy ones), with the new refinement's
+.venv/bin/python - assets/models/tokenlm/manifest.json "$W/tokenlm9/manifest.json" <<'PY'
+import json, sys
+shipped, path = json.load(open(sys.argv[1])), sys.argv[2]
+manifest = json.load(open(path))
+manifest["params"] = shipped["params"] | {
+    "samples": 8, "chunk_s": 20.0, "prior_frames": 1, "prior_bins": 5, "prior_power": 1.0,
+    "spatial_frames": 347, "mean_exponent": 0.5}
+json.dump(manifest, open(path, "w"), indent=2)
+PY
+$L calibrate "$W/tokenlm9" --data "$W/cal"

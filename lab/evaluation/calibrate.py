@@ -116,5 +116,6 @@ def calibrate(model: Path, data: Path, limit: int | None = None, strength: float
         fit.add(true, generated, backend.refine_cfg.mean_exponent)
     gains = fit.gains(strength)
     write_gains(Path(model), gains, {"songs": fit.songs, "data": Path(data).name,
-                                     "strength": strength})
+                                     "strength": strength, "samples": backend.samples,
+                                     "mean_exponent": backend.refine_cfg.mean_exponent})
     return gains
