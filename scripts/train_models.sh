@@ -23,6 +23,19 @@ link_into() {
   for path in "$@"; do ln -sfn "$(realpath "$path")" "$dest/$prefix$(basename "$path")"; done
 }
 
+# fresh_songs V1_SEED V1_SONGS V2_SEED V2_SONGS: training songs of both synthesizers at 48 kHz
+# (rendered once; the v2 names repeat v1's, so they are linked under a prefix), tokenized
+# twice (unaugmented and augmented), into tokens_V1_SEED and tokens_v2_V2_SEED
+fresh_songs() {
+  [ -f "$W/train48_$1/songs.json" ] ||
+    $L synth-songs "$W/train48_$1" --training --seed "$1" --songs "$2" --rate 48000 --synth v1 -q
+  [ -f "$W/train_v2_$3/songs.json" ] ||
+    $L synth-songs "$W/train_v2_$3" --training --seed "$3" --songs "$4" --rate 48000 --synth v2 -q
+  link_into "$W/v2_$3" v2_ "$W/train_v2_$3"/*/
+  $L tokenize --data "$W/train48_$1" --codec-weights $CODEC --tokens "$W/tokens_$1" --variants 2
+  $L tokenize --data "$W/v2_$3" --codec-weights $CODEC --tokens "$W/tokens_v2_$3" --variants 2
+}
+
 # --- data: 500 training songs at 48 kHz (seeds below the test range), held-out sets -------
 for part in 1 2; do
   [ -f "$W/train48_$part/songs.json" ] ||
@@ -185,26 +198,14 @@ $L export tokenlm "$W/sep6/separator_best.safetensors" "$W/tokenlm6" --name toke
 # --- tokenlm, session 6 (issue 10): more songs, and prior gains for the refinement ---------
 # Fresh songs (v1 seed 5, v2 seed 6; the v2 names repeat v1's, so they are prefixed), 52
 # minutes from the shipped weights on one core; the validation files are session 5's.
-[ -f "$W/train48_5/songs.json" ] ||
-  $L synth-songs "$W/train48_5" --training --seed 5 --songs 150 --rate 48000 --synth v1 -q
-[ -f "$W/train_v2_6/songs.json" ] ||
-  $L synth-songs "$W/train_v2_6" --training --seed 6 --songs 80 --rate 48000 --synth v2 -q
-link_into "$W/v2_6" v2_ "$W/train_v2_6"/*/
-$L tokenize --data "$W/train48_5" --codec-weights $CODEC --tokens "$W/tokens_5" --variants 2
-$L tokenize --data "$W/v2_6" --codec-weights $CODEC --tokens "$W/tokens_v2_6" --variants 2
+fresh_songs 5 150 6 80
 link_into "$W/tokens_A" "" "$W/tokens_5"/*.npz "$W/tokens_v2_6"/*.npz
 OMP_NUM_THREADS=1 LD_PRELOAD=${TCMALLOC:-} taskset -c 0 $L train tokenlm --preset small \
   --tokens "$W/tokens_A" --val-tokens "$W/tokens_val" --out "$W/sep7" \
   --init assets/models/tokenlm/separator.safetensors --batch-size 8 --lr 2e-4 --warmup 30 \
   --minutes 52 --steps 100000 --ckpt-every 250 --snapshot-every 250 --delivered 0.5 --seed 2
 # run 7b: 120 more v1 songs (seed 7) and 40 v2 (seed 8), prefixed; a fresh 24-minute schedule
-[ -f "$W/train48_7/songs.json" ] ||
-  $L synth-songs "$W/train48_7" --training --seed 7 --songs 120 --rate 48000 --synth v1 -q
-[ -f "$W/train_v2_8/songs.json" ] ||
-  $L synth-songs "$W/train_v2_8" --training --seed 8 --songs 40 --rate 48000 --synth v2 -q
-link_into "$W/v2_8" v2_ "$W/train_v2_8"/*/
-$L tokenize --data "$W/train48_7" --codec-weights $CODEC --tokens "$W/tokens_7" --variants 2
-$L tokenize --data "$W/v2_8" --codec-weights $CODEC --tokens "$W/tokens_v2_8" --variants 2
+fresh_songs 7 120 8 40
 link_into "$W/tokens_B" "" "$W/tokens_A"/*.npz
 link_into "$W/tokens_B" s7_ "$W/tokens_7"/*.npz
 link_into "$W/tokens_B" s8_ "$W/tokens_v2_8"/*.npz
@@ -231,13 +232,7 @@ $L calibrate "$W/tokenlm8" --data "$W/cal"
   --grid samples=4,8 --grid prior_frames=1,3 --grid prior_bins=1,5 --grid prior_power=0.5,1.0 \
   --grid spatial_frames=347 --grid mean_exponent=2,0.5
 # fresh songs: 150 of v1 (seed 9) and 60 of v2 (seed 10), prefixed, added to run 7b's files
-[ -f "$W/train48_9/songs.json" ] ||
-  $L synth-songs "$W/train48_9" --training --seed 9 --songs 150 --rate 48000 --synth v1 -q
-[ -f "$W/train_v2_10/songs.json" ] ||
-  $L synth-songs "$W/train_v2_10" --training --seed 10 --songs 60 --rate 48000 --synth v2 -q
-link_into "$W/v2_10" v2_ "$W/train_v2_10"/*/
-$L tokenize --data "$W/train48_9" --codec-weights $CODEC --tokens "$W/tokens_9" --variants 2
-$L tokenize --data "$W/v2_10" --codec-weights $CODEC --tokens "$W/tokens_v2_10" --variants 2
+fresh_songs 9 150 10 60
 link_into "$W/tokens_C" "" "$W/tokens_B"/*.npz
 link_into "$W/tokens_C" s9_ "$W/tokens_9"/*.npz
 link_into "$W/tokens_C" s10_ "$W/tokens_v2_10"/*.npz
