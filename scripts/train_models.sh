@@ -275,8 +275,7 @@ for set in testset20 testset_v2; do
 done
 wait
 # 5.46 against the shipped 4.70 on v1 and 4.39 against 3.91 on v2, higher on every stem: ship.
-# (report.json keys rows by model name, so of the two "bandsplit" rows it keeps the last, the
-# new weights; report.md lists both)
+# (the report names the second "bandsplit" row by its spec: "bandsplit (work/bandsplit4)")
 cp "$W/bandsplit4"/{model.onnx,masks.safetensors,manifest.json} assets/models/bandsplit/
-$L register "$W/rep13s4_testset20/report.json" assets/models/bandsplit --row bandsplit \
+$L register "$W/rep13s4_testset20/report.json" assets/models/bandsplit --row "bandsplit ($W/bandsplit4)" \
   --measured-on "held-out test set 0 of synthesizer v1 (stemma-lab synth-songs testset20 --songs 20 --synth v1), 20 songs, 15-30 s, 44.1 kHz stereo: stemma-lab eval --data testset20 --model bandsplit (plain masks, the default; classic on the same songs: 3.30)"

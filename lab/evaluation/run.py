@@ -142,7 +142,10 @@ def _estimators(models: list[str]) -> list[tuple[str, str, Callable]]:
             out = separator.separate(mix, sr, stems=list(STEMS))
             return {s: out[s] for s in STEMS}
 
-        rows.append((row_label(separator.model, options), kind, run))
+        label = row_label(separator.model, options)
+        if any(label == row[0] for row in rows):  # e.g. the shipped model and a new export of it
+            label += f" ({spec})"
+        rows.append((label, kind, run))
     return rows
 
 

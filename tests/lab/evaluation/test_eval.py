@@ -129,3 +129,17 @@ def test_codec_refined_row_is_the_refined_ceiling_and_sums_to_the_mix(test_set):
     usdr = {row.name: np.mean([v["usdr"] for v in row.scores[report.songs[0]].values()])
             for row in report.rows}
     assert usdr[name] > usdr["mix/4"], usdr
+
+
+def test_two_rows_of_one_model_name_stay_apart_in_the_report(test_set):
+    """The shipped model and a new export of it (same manifest name) scored side by side, as a
+    session does before shipping: report.json keeps both rows, the second named by its spec,
+    so `stemma-lab register --row` takes the one meant."""
+    from lab.evaluation.report import to_json
+    from lab.evaluation.run import evaluate
+
+    folder = str(resolve("classic").folder)
+    report = evaluate(["classic", folder], test_set, use_visqol=False, limit=1)
+    names = [row.name for row in report.rows]
+    assert names[-2:] == ["classic", f"classic ({folder})"], names
+    assert set(names[-2:]) <= set(to_json(report)["models"]), to_json(report)["models"].keys()
