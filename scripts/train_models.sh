@@ -137,12 +137,13 @@ for song in $(ls -d "$W/train_v2"/*/ | sort); do
   ln -sfn "$(realpath "$song")" "$W/$([ $i -gt 142 ] && echo v2_val || echo v2_train)/$(basename "$song")"
 done
 SHIPPED=assets/models/bandsplit/masks.safetensors  # a session continues from the shipped weights
+MASKS_DESCRIPTION="Compact band-split RoFormer mask model (4 stems, 44.1 kHz stereo, plain masks; wiener=true adds a multichannel Wiener step); trained on synthesized songs"
 OMP_NUM_THREADS=1 LD_PRELOAD=${TCMALLOC:-} taskset -c 0 $L train bandsplit \
   --data "$W/train48_1,$W/v2_train" --val-data "$W/val48,$W/v2_val" --out "$W/masks2" \
   --init $SHIPPED --minutes 95 --steps 100000 --batch-size 8 --lr 3e-4 --warmup 50 \
   --log-every 25 --ckpt-every 150 --codec-probability 0.2 --rate-probability 0.1 --seed 1
 $L export bandsplit "$W/masks2/masks_best.safetensors" "$W/bandsplit" --name bandsplit --check \
-  --description "Compact band-split RoFormer mask model (4 stems, 44.1 kHz stereo, plain masks; wiener=true adds a multichannel Wiener step); trained on synthesized songs"
+  --description "$MASKS_DESCRIPTION"
 # scored on both held-out sets, 20 songs each (test set 0 of v1, whose first 10 songs are the
 # 10-song set the earlier models report, and of v2), one set per core; the new weights replace
 # the shipped ones only if they score better
@@ -267,7 +268,7 @@ OMP_NUM_THREADS=2 LD_PRELOAD=${TCMALLOC:-} $L train bandsplit \
   --steps 100000 --batch-size 8 --lr 2e-4 --warmup 100 --log-every 25 --ckpt-every 250 \
   --codec-probability 0.2 --rate-probability 0.1 --seed 4 --workers 1
 $L export bandsplit "$W/masks4/masks_best.safetensors" "$W/bandsplit4" --name bandsplit --check \
-  --description "Compact band-split RoFormer mask model (4 stems, 44.1 kHz stereo, plain masks; wiener=true adds a multichannel Wiener step); trained on synthesized songs"
+  --description "$MASKS_DESCRIPTION"
 for set in testset20 testset_v2; do
   OMP_NUM_THREADS=1 $L eval --data "$W/$set" --out "$W/rep13s4_$set" --model classic \
     --model bandsplit --model "$W/bandsplit4" \

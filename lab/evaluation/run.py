@@ -126,27 +126,30 @@ def _estimators(models: list[str]) -> list[tuple[str, str, Callable]]:
     ]
     for spec in models:
         if spec == "truth":  # the true stems: every metric at its best (a check of the metrics)
-            rows.append(("truth", "reference", lambda mix, stems, sr: dict(stems)))
-            continue
-        if spec == "codec-refined" or spec.startswith("codec-refined:"):
-            rows.append(_codec_refined_row(spec.partition(":")[2] or "tokenlm"))
-            continue
-        if spec == "codec" or spec.startswith("codec:"):
-            rows.append(_codec_row(spec.partition(":")[2] or "default"))
-            continue
-        model, options = parse_spec(spec)
-        separator = Separator(model, options=options)
-        kind = separator.model.params.get("kind", KINDS.get(separator.model.backend, "G"))
-
-        def run(mix, stems, sr, separator=separator):
-            out = separator.separate(mix, sr, stems=list(STEMS))
-            return {s: out[s] for s in STEMS}
-
-        label = row_label(separator.model, options)
-        if any(label == row[0] for row in rows):  # e.g. the shipped model and a new export of it
-            label += f" ({spec})"
-        rows.append((label, kind, run))
+            name, kind, run = "truth", "reference", lambda mix, stems, sr: dict(stems)
+        elif spec == "codec-refined" or spec.startswith("codec-refined:"):
+            name, kind, run = _codec_refined_row(spec.partition(":")[2] or "tokenlm")
+        elif spec == "codec" or spec.startswith("codec:"):
+            name, kind, run = _codec_row(spec.partition(":")[2] or "default")
+        else:
+            name, kind, run = _model_row(spec)
+        if any(name == row[0] for row in rows):  # e.g. the shipped model and a new export of it
+            name += f" ({spec})"
+        rows.append((name, kind, run))
     return rows
+
+
+def _model_row(spec: str) -> tuple[str, str, Callable]:
+    """A separator, by name or folder and options (``NAME:key=value,...``)."""
+    model, options = parse_spec(spec)
+    separator = Separator(model, options=options)
+    kind = separator.model.params.get("kind", KINDS.get(separator.model.backend, "G"))
+
+    def run(mix, stems, sr):
+        out = separator.separate(mix, sr, stems=list(STEMS))
+        return {s: out[s] for s in STEMS}
+
+    return row_label(separator.model, options), kind, run
 
 
 def _codec_row(codec: str) -> tuple[str, str, Callable]:
