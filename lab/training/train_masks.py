@@ -14,6 +14,8 @@
   evaluation's uSDR over a song), averaged over stems; ``OUT/masks_best.safetensors`` keeps
   the weights that score best, and every score is logged with the training minutes so far:
   the learning curve.
+- ``--init`` weights of a smaller preset are grown into ``--preset`` (``grow``): the larger
+  model starts with the smaller one's masks.
 - CUDA when there is a GPU, bf16 autocast where the hardware computes it, AdamW with warm-up
   and cosine decay over ``--steps`` or ``--minutes``, resumable from ``OUT/last.pt``, or
   started from ``--init`` weights (a session continues from the shipped model).
@@ -34,9 +36,11 @@ from engine.nn.serialization import load_model, save_model
 
 from ..musdb import STEMS, load_track_sets
 from ..nn.bandsplit import (
+    BandSplitConfig,
     BandSplitRoFormer,
     apply_masks,
     bandsplit_config,
+    grow,
     separation_loss,
     spectrogram,
     waveform,
@@ -130,10 +134,15 @@ def validate(model: BandSplitRoFormer, crops: dict[str, torch.Tensor],
 
 
 def _initialise(model: BandSplitRoFormer, path: str) -> None:
-    kind, _, state = load_model(path)
+    """Start from ``path``'s weights; from a smaller model (another preset), grown into this
+    one so that it starts with the same masks."""
+    kind, arch, state = load_model(path)
     if kind != "masks":
         raise ValueError(f"{path} holds a {kind}, not a mask model")
-    model.load_state_dict(state)
+    if BandSplitConfig(**arch) == model.cfg:
+        model.load_state_dict(state)
+    else:
+        grow(model, BandSplitConfig(**arch), state)
 
 
 def train_masks(cfg: MaskTrainConfig) -> Path:

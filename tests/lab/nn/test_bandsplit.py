@@ -17,6 +17,7 @@ from lab.nn.bandsplit import (
     BandSplitConfig,
     BandSplitRoFormer,
     band_edges,
+    grow,
     separation_loss,
     spectrogram,
 )
@@ -75,6 +76,34 @@ def test_masks_sum_to_one_and_training_reduces_the_loss():
         loss.backward()
         opt.step()
     assert loss.item() < 0.8 * first
+
+
+def test_a_grown_model_starts_with_the_small_ones_masks_and_then_learns():
+    """A session moves the shipped weights to a larger preset: the wider, deeper model must
+    separate exactly as the small one did, and its new weights must be trainable."""
+    small = tiny_model()
+    with torch.no_grad():  # a trained model's norms are not all ones
+        for name, p in small.named_parameters():
+            if "norm" in name or name.endswith(".0.weight"):
+                p.mul_(1 + 0.3 * torch.rand_like(p))
+    big_cfg = replace(TINY, dim=24, n_heads=3, n_layers=2, ff_mult=3, mask_mult=3)
+    big = BandSplitRoFormer(big_cfg)
+    grow(big, TINY, small.state_dict())
+    stems = torch.from_numpy(np.stack(list(music_parts_array(1.0).values())))[None]
+    mixture = stems.sum(1)
+    spec = spectrogram(mixture, TINY)
+    with torch.no_grad():
+        # equal but for the norms' epsilon, which the zero channels weigh 1.5 times here
+        assert torch.allclose(big.eval()(spec), small(spec), atol=1e-3)
+        assert not torch.allclose(BandSplitRoFormer(big_cfg).eval()(spec), small(spec),
+                                  atol=1e-2)  # (a model not grown from it does differ)
+    big.train()
+    separation_loss(big, mixture, stems)["loss"].backward()
+    grads = {n: p.grad for n, p in big.named_parameters()}
+    assert grads["time_layers.1.attn.out.weight"].abs().sum() > 0  # the new layer learns
+    assert grads["split.projs.0.weight"][TINY.dim:].abs().sum() > 0  # so do the new channels
+    with pytest.raises(ValueError, match="keeps the framing and the bands"):
+        grow(BandSplitRoFormer(replace(big_cfg, n_bands=6)), TINY, small.state_dict())
 
 
 def music_parts_array(seconds: float) -> dict[str, np.ndarray]:
