@@ -84,11 +84,11 @@ PRESETS = {
     # Sized for CPU training: about a step per second of 6 s crops on one core; separating
     # a 3-minute song takes seconds.
     "small": BandSplitConfig(),
-    # The published BS-RoFormer scale (for a GPU): 62 bands would need its band table;
-    # the width and depth are the paper's.
     # Half as wide again, with wider mask MLPs: 2.2 times the small model's parameters for
     # about 1.5 times its step time on a CPU; ``grow`` starts it from small weights.
     "medium": BandSplitConfig(dim=96, n_heads=6, mask_mult=3),
+    # The published BS-RoFormer scale (for a GPU): 62 bands would need its band table;
+    # the width and depth are the paper's.
     "large": BandSplitConfig(n_bands=62, min_band_bins=2, dim=384, n_layers=12, n_heads=8,
                              ff_mult=4, mask_mult=4, dropout=0.1),
 }

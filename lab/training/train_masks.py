@@ -139,10 +139,11 @@ def _initialise(model: BandSplitRoFormer, path: str) -> None:
     kind, arch, state = load_model(path)
     if kind != "masks":
         raise ValueError(f"{path} holds a {kind}, not a mask model")
-    if BandSplitConfig(**arch) == model.cfg:
+    source = BandSplitConfig(**arch)
+    if source == model.cfg:
         model.load_state_dict(state)
     else:
-        grow(model, BandSplitConfig(**arch), state)
+        grow(model, source, state)
 
 
 def train_masks(cfg: MaskTrainConfig) -> Path:
