@@ -14,14 +14,18 @@ Manifest (format_version 1)::
      "description": "...", "stems": ["vocals", "drums", "bass", "other"],
      "sample_rate": null,             # Hz the model works at; null: any rate
      "devices": ["cpu"],              # where it can run
-     "files": [{"path": "codec.onnx", "sha256": "...", "size": 123}],
+     "files": [{"path": "codec.onnx", "sha256": "...", "size": 123},
+               {"path": "codec.safetensors", "sha256": "...", "size": 456, "runtime": false}],
      "params": {...},                 # backend-specific settings
      "metrics": {"usdr_avg": 3.1, ...,  "measured_on": "how and on what"},
      "provenance": {"source": "/path/it/came/from", "added": "2025-01-31T12:00:00+00:00",
                     "format": "demucs", "copied": false}}   # added models only
 
 A file's ``path`` is relative to the model folder, or absolute for an added model whose weights
-are referenced where they lie rather than copied.
+are referenced where they lie rather than copied. ``"runtime": false`` marks a file that only the
+lab reads (the torch weights a training session continues from, which the ONNX graphs were
+exported from): separating never opens it, so the installer's bundle leaves it out and a load
+does not check it.
 
 ``model="auto"`` picks the model with the best measured average uSDR (``metrics.usdr_avg``);
 a model without that figure is never preferred over one with it.
@@ -91,6 +95,7 @@ class ModelFile:
     path: str  # relative to the model folder
     sha256: str
     size: int  # bytes
+    runtime: bool = True  # False: read by the lab only (training weights), not by separating
 
 
 @dataclass(frozen=True)
@@ -136,9 +141,12 @@ class ModelInfo:
     def file(self, relative: str) -> Path:
         return self.folder / relative
 
-    def verify(self) -> None:
-        """Check every listed file exists with the manifest's size and sha256."""
+    def verify(self, training: bool = False) -> None:
+        """Check that every file separating reads (and with ``training``, every listed file)
+        exists with the manifest's size and sha256."""
         for entry in self.files:
+            if not (entry.runtime or training):
+                continue
             path = self.file(entry.path)
             if not path.is_file():
                 raise ModelIntegrityError(f"model '{self.name}' is missing this file (moved "
@@ -160,11 +168,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_manifest(folder: Path, files: list[Path], **fields: Any) -> Path:
+def write_manifest(folder: Path, files: list[Path], training_files: list[Path] = (),
+                   **fields: Any) -> Path:
     """Write ``folder/manifest.json`` for a packaged model: ``fields`` (name, backend,
-    stems, sample_rate, devices, description, params, metrics) plus every file's sha256."""
+    stems, sample_rate, devices, description, params, metrics) plus every file's sha256;
+    ``training_files`` are marked ``"runtime": false``."""
     entries = [{"path": p.name, "sha256": file_sha256(p), "size": p.stat().st_size}
                for p in files]
+    entries += [{"path": p.name, "sha256": file_sha256(p), "size": p.stat().st_size,
+                 "runtime": False} for p in training_files]
     return save_manifest(folder, {"format_version": FORMAT_VERSION, **fields, "files": entries})
 
 

@@ -5,7 +5,8 @@
 Writes ``masks.safetensors`` (the weights in fp16, the reference the graph is checked
 against), ``model.onnx`` (exported from those fp16-rounded weights: mixture STFT
 (B, C, T, F, 2) -> masks (B, S, T, F), any batch and length) and ``manifest.json`` (sha256 of
-both files, the STFT and chunking settings). ``--check`` compares the graph with torch.
+both files, the weights marked ``"runtime": false`` since only the lab reads them; the STFT and
+chunking settings). ``--check`` compares the graph with torch.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def package(model: BandSplitRoFormer, folder: Path, name: str, description: str 
     shipped = load_masks(weights)  # the fp16-rounded weights: what users run
     export_graph(shipped, folder / "model.onnx")
     return write_manifest(
-        folder, [folder / "model.onnx", weights], name=name, backend="bandsplit",
+        folder, [folder / "model.onnx"], [weights], name=name, backend="bandsplit",
         stems=list(STEMS), sample_rate=cfg.sample_rate, devices=["cpu", "cuda"],
         description=description,
         params={"n_fft": cfg.n_fft, "hop": cfg.hop, **(params or {})},

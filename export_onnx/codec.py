@@ -105,15 +105,15 @@ def check(codec: Codec, encoder: Path, decoder: Path, seconds: float = 3.2) -> d
 def package(codec: Codec, folder: Path, name: str, description: str = "",
             metrics: dict | None = None) -> Path:
     """Write ``codec.safetensors`` (fp16, inference weights: what the tokenizer and the parity
-    check load), the two graphs exported from those fp16-rounded weights, and manifest.json;
-    returns the manifest path."""
+    check load; marked ``"runtime": false``, separating reads only the graphs), the two graphs
+    exported from those fp16-rounded weights, and manifest.json; returns the manifest path."""
     cfg = codec.cfg
     folder.mkdir(parents=True, exist_ok=True)
     weights = save_model(folder / "codec.safetensors", inference_state(codec), "codec",
                          cfg.to_dict(), dtype=torch.float16)
     shipped = load_codec(weights)
     return write_manifest(
-        folder, [*export(shipped, folder), weights], name=name, backend="codec", stems=[],
+        folder, list(export(shipped, folder)), [weights], name=name, backend="codec", stems=[],
         sample_rate=cfg.sample_rate, devices=["cpu", "cuda"], description=description,
         params={"frame_samples": cfg.frame_samples, "frame_rate": cfg.frame_rate,
                 "n_levels": cfg.n_levels, "codebook_size": cfg.codebook_size,

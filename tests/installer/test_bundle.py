@@ -101,6 +101,22 @@ def test_the_bundle_fits_the_download_budget(bundle):
     assert not cuda, f"the CPU build carries CUDA libraries: {cuda}"
 
 
+def test_the_bundle_has_the_models_runtime_files_only(bundle):
+    """Every file a shipped model separates with is there, and the weights only the lab reads
+    (marked "runtime": false) stay out: tens of MB nobody who separates needs."""
+    import json
+    left_out = []
+    for manifest in (ROOT / "assets" / "models").glob("*/manifest.json"):
+        inside = bundle.folder / "_internal" / "assets" / "models" / manifest.parent.name
+        for entry in json.loads(manifest.read_text())["files"]:
+            if entry.get("runtime", True):
+                assert (inside / entry["path"]).stat().st_size == entry["size"], entry
+            else:
+                assert not (inside / entry["path"]).exists(), entry
+                left_out.append(entry["path"])
+    assert {"codec.safetensors", "masks.safetensors"} <= set(left_out)
+
+
 def test_version(bundle):
     done = bundle.run("--version")
     assert done.returncode == 0, done.stderr

@@ -109,6 +109,30 @@ def test_runtime_refuses_a_tampered_graph(tiny_package, tmp_path):
         NeuralCodec(copy)
 
 
+def test_a_codec_without_its_training_weights_still_runs(tiny_package, tmp_path):
+    """The installer's bundle leaves out the weights only the lab reads ("runtime": false in
+    the manifest); the graphs alone still run, and the lab's full check notices they are gone."""
+    import json
+    import shutil
+
+    from engine import ModelIntegrityError
+    from engine.registry import ModelInfo
+    _, folder = tiny_package
+    entries = json.loads((folder / "manifest.json").read_text())["files"]
+    assert [e["path"] for e in entries if e.get("runtime") is False] == ["codec.safetensors"]
+    copy = tmp_path / "bundled"
+    shutil.copytree(folder, copy)
+    (copy / "codec.safetensors").unlink()
+    audio = (np.random.default_rng(2).standard_normal((2, 44100 * 4)) * 0.1).astype(np.float32)
+    out = NeuralCodec(copy).roundtrip(audio, 44100, n_levels=2)
+    assert out.shape == audio.shape and np.abs(out).max() > 0
+    with pytest.raises(ModelIntegrityError, match="missing"):
+        ModelInfo.from_folder(copy).verify(training=True)
+    (copy / "decoder.onnx").unlink()  # a graph separating runs is never optional
+    with pytest.raises(ModelIntegrityError, match="missing"):
+        NeuralCodec(copy)
+
+
 def test_cuda_without_a_gpu_provider_is_an_error(tiny_package):
     from engine import DeviceError
     if "CUDAExecutionProvider" in ort.get_available_providers():
