@@ -66,6 +66,12 @@ class BandSplitOptions:
     #                       cleans vocals (DNSMOS, NISQA) but costs 0.3-0.4 dB uSDR on every
     #                       set and drops 'other' below classic (the model card's Scores)
     spatial_frames: int = 43  # Wiener covariances averaged over ~1 s
+    shifts: int = 1  # STFT grids the masks are computed on, offset by hop / shifts samples each;
+    #                  the stems are the mean of theirs (shifts times the work)
+
+    def __post_init__(self) -> None:
+        if self.shifts < 1:
+            raise ValueError(f"shifts={self.shifts}: give 1 (one STFT grid) or more")
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,47 @@ def test_a_grown_model_starts_with_the_small_ones_masks_and_then_learns():
         grow(BandSplitRoFormer(replace(big_cfg, n_bands=6)), TINY, small.state_dict())
 
 
+def test_train_with_init_of_a_smaller_preset_starts_from_its_masks(tmp_path):
+    """`stemma-lab train bandsplit --preset medium --init SMALL.safetensors` (how a session
+    moves the shipped small weights to the medium preset): the run grows them, so after a
+    step at a negligible learning rate the medium model still gives the small one's masks."""
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    from engine.nn.serialization import save_model
+    from export_onnx.bandsplit import load_masks
+    from lab.nn.bandsplit import bandsplit_config
+    from tests.conftest import music_parts
+
+    for k in range(2):
+        song = tmp_path / "songs" / f"song{k}"
+        song.mkdir(parents=True)
+        parts = music_parts(4.0, 44100, seed=10 + k)
+        for stem, audio in parts.items():
+            sf.write(song / f"{stem}.wav", audio.T, 44100, subtype="FLOAT")
+        sf.write(song / "mixture.wav", sum(parts.values()).T, 44100, subtype="FLOAT")
+    small_cfg = bandsplit_config("small")
+    torch.manual_seed(1)
+    small = BandSplitRoFormer(small_cfg).eval()
+    save_model(tmp_path / "small.safetensors", small.state_dict(), "masks", small_cfg.to_dict())
+    run = subprocess.run(
+        [sys.executable, "-m", "lab", "train", "bandsplit", "--preset", "medium",
+         "--init", tmp_path / "small.safetensors", "--data", tmp_path / "songs",
+         "--out", tmp_path / "run", "--steps", "1", "--batch-size", "1", "--segment-s", "1",
+         "--lr", "1e-12", "--warmup", "1", "--bf16", "off", "--device", "cpu"],
+        capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    medium = load_masks(tmp_path / "run" / "masks.safetensors")
+    assert medium.cfg == bandsplit_config("medium")
+    parts = music_parts(1.0, 44100, seed=3)
+    spec = spectrogram(torch.from_numpy(sum(parts.values()).astype(np.float32))[None],
+                       small_cfg)
+    with torch.no_grad():
+        assert torch.allclose(medium.eval()(spec), small(spec), atol=2e-3)
+
+
 def music_parts_array(seconds: float) -> dict[str, np.ndarray]:
     from tests.conftest import music_parts
 
@@ -135,3 +176,17 @@ def test_unknown_or_invalid_options_are_errors(tiny_folder):
         Separator(tiny_folder, options={"refine": False})
     with pytest.raises(InvalidArgumentError, match="invalid option value"):
         Separator(tiny_folder, options={"wiener": "perhaps"})
+    with pytest.raises(InvalidArgumentError, match="shifts=0"):
+        Separator(tiny_folder, options={"shifts": 0})
+
+
+def test_shifted_grids_average_into_stems_that_still_sum_to_the_mix(tiny_folder):
+    """shifts=2 runs the model on a second STFT grid half a hop later: other stems than one
+    grid gives (the mean of both), the same length, still summing to the mixture."""
+    mix = music(2.3, 44100, 2, seed=5)
+    one = Separator(tiny_folder).separate(mix, 44100)
+    two = Separator(tiny_folder, options={"shifts": 2}).separate(mix, 44100)
+    assert all(two[s].shape == mix.shape for s in one)
+    assert residual_db(mix, two.values()) < -80
+    changed = [np.abs(two[s] - one[s]).max() / (np.abs(one[s]).max() + 1e-9) for s in one]
+    assert min(changed) > 1e-3, changed
