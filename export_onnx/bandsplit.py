@@ -1,12 +1,14 @@
 """Package a trained band-split mask model as an installable model (``assets/models/NAME``).
 
     python -m export_onnx.bandsplit MASKS.safetensors OUT_DIR --name bandsplit [--check]
+        [--option shifts=2 ...]
 
 Writes ``masks.safetensors`` (the weights in fp16, the reference the graph is checked
 against), ``model.onnx`` (exported from those fp16-rounded weights: mixture STFT
 (B, C, T, F, 2) -> masks (B, S, T, F), any batch and length) and ``manifest.json`` (sha256 of
 both files, the weights marked ``"runtime": false`` since only the lab reads them; the STFT and
-chunking settings). ``--check`` compares the graph with torch.
+chunking settings, and the run-time options given with ``--option``, which the engine uses
+unless a user overrides them). ``--check`` compares the graph with torch.
 """
 
 from __future__ import annotations
@@ -76,6 +78,30 @@ def package(model: BandSplitRoFormer, folder: Path, name: str, description: str 
         metrics=metrics or {})
 
 
+def default_options(pairs: list[str], parser: argparse.ArgumentParser) -> dict:
+    """``KEY=VALUE`` strings -> {key: value} (JSON values: 2, 0.5, true), each checked against
+    the engine's bandsplit options so that a typo fails here, not at the user's first run."""
+    import json
+
+    from engine.backends.options import BandSplitOptions, parse
+    from engine.errors import InvalidArgumentError
+
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            parser.error(f"--option {pair!r}: give KEY=VALUE")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    try:
+        parse(BandSplitOptions, params, "bandsplit")
+    except InvalidArgumentError as err:
+        parser.error(str(err))
+    return params
+
+
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("weights", type=Path)
@@ -83,8 +109,14 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser.add_argument("--name", required=True)
     parser.add_argument("--description", default="")
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a run-time option the model runs with by default (written to "
+                             "the manifest's params; users' --option overrides it), e.g. "
+                             "shifts=2")
     args = parser.parse_args(argv)
-    print(f"wrote {package(load_masks(args.weights), args.out, args.name, args.description)}")
+    params = default_options(args.option, parser)
+    model = load_masks(args.weights)
+    print(f"wrote {package(model, args.out, args.name, args.description, params=params)}")
     if args.check:
         error = check(load_masks(args.out / "masks.safetensors"), args.out / "model.onnx")
         print(f"masks: largest difference onnx vs torch {error:.2e}")

@@ -106,6 +106,37 @@ def test_a_grown_model_starts_with_the_small_ones_masks_and_then_learns():
         grow(BandSplitRoFormer(replace(big_cfg, n_bands=6)), TINY, small.state_dict())
 
 
+def test_export_writes_default_options_and_refuses_a_wrong_one(tmp_path):
+    """`stemma-lab export bandsplit --option shifts=2`: the packaged model runs with two grids
+    unless a user says otherwise; a misspelt or invalid option fails before anything is
+    written."""
+    import subprocess
+    import sys
+
+    from engine.backends import create
+    from engine.nn.serialization import save_model
+    from engine.registry import ModelInfo
+
+    save_model(tmp_path / "w.safetensors", tiny_model().state_dict(), "masks", TINY.to_dict())
+
+    def export(out: str, *options: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "lab", "export", "bandsplit", tmp_path / "w.safetensors",
+             tmp_path / out, "--name", "t", *[a for o in options for a in ("--option", o)]],
+            capture_output=True, text=True, timeout=300)
+
+    done = export("ok", "shifts=2", "chunk_s=0.5")
+    assert done.returncode == 0, done.stderr
+    info = ModelInfo.from_folder(tmp_path / "ok")
+    assert info.params["shifts"] == 2 and info.params["chunk_s"] == 0.5
+    assert create(info, "cpu").options.shifts == 2
+    assert create(info, "cpu", {"shifts": 1}).options.shifts == 1  # the user's choice wins
+    for wrong, message in (("shiftz=2", "shiftz does not apply"), ("shifts=0", "shifts=0")):
+        done = export("bad", wrong)
+        assert done.returncode == 2 and message in done.stderr, done.stderr
+        assert not (tmp_path / "bad").exists()
+
+
 def test_train_with_init_of_a_smaller_preset_starts_from_its_masks(tmp_path):
     """`stemma-lab train bandsplit --preset medium --init SMALL.safetensors` (how a session
     moves the shipped small weights to the medium preset): the run grows them, so after a
