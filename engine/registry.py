@@ -173,10 +173,11 @@ def write_manifest(folder: Path, files: list[Path], training_files: list[Path] =
     """Write ``folder/manifest.json`` for a packaged model: ``fields`` (name, backend,
     stems, sample_rate, devices, description, params, metrics) plus every file's sha256;
     ``training_files`` are marked ``"runtime": false``."""
-    entries = [{"path": p.name, "sha256": file_sha256(p), "size": p.stat().st_size}
-               for p in files]
-    entries += [{"path": p.name, "sha256": file_sha256(p), "size": p.stat().st_size,
-                 "runtime": False} for p in training_files]
+    def entry(path: Path, runtime: bool) -> dict:
+        return {"path": path.name, "sha256": file_sha256(path), "size": path.stat().st_size,
+                **({} if runtime else {"runtime": False})}
+
+    entries = [entry(p, True) for p in files] + [entry(p, False) for p in training_files]
     return save_manifest(folder, {"format_version": FORMAT_VERSION, **fields, "files": entries})
 
 

@@ -79,27 +79,23 @@ def package(model: BandSplitRoFormer, folder: Path, name: str, description: str 
 
 
 def default_options(pairs: list[str], parser: argparse.ArgumentParser) -> dict:
-    """``KEY=VALUE`` strings -> {key: value} (JSON values: 2, 0.5, true), each checked against
-    the engine's bandsplit options so that a typo fails here, not at the user's first run."""
-    import json
-
+    """``KEY=VALUE`` strings -> {key: value}, cast and checked by the engine's own option
+    parser (the one users' ``--option`` goes through), so a typo fails here, not at a user's
+    first run."""
     from engine.backends.options import BandSplitOptions, parse
     from engine.errors import InvalidArgumentError
 
-    params = {}
+    raw = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
             parser.error(f"--option {pair!r}: give KEY=VALUE")
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
+        raw[key] = value
     try:
-        parse(BandSplitOptions, params, "bandsplit")
+        options = parse(BandSplitOptions, raw, "bandsplit")
     except InvalidArgumentError as err:
         parser.error(str(err))
-    return params
+    return {key: getattr(options, key) for key in raw}
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
