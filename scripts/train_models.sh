@@ -36,6 +36,18 @@ fresh_songs() {
   $L tokenize --data "$W/v2_$3" --codec-weights $CODEC --tokens "$W/tokens_v2_$3" --variants 2
 }
 
+# mask_songs V1_SEED V1_SONGS V2_SEED V2_SONGS: fresh training songs of both synthesizers at
+# 48 kHz for the mask model (no tokens), each rendered in two shards at once
+mask_songs() {
+  for k in 0 1; do
+    $L synth-songs "$W/train48_$1" --training --seed "$1" --songs "$2" --rate 48000 --synth v1 \
+      --shard $k/2 -q &
+    $L synth-songs "$W/train_v2_$3" --training --seed "$3" --songs "$4" --rate 48000 --synth v2 \
+      --shard $k/2 -q &
+  done
+  wait
+}
+
 # --- data: 500 training songs at 48 kHz (seeds below the test range), held-out sets -------
 for part in 1 2; do
   [ -f "$W/train48_$part/songs.json" ] ||
@@ -306,13 +318,7 @@ $L register "$W/rep13s5_testset20/report.json" assets/models/bandsplit --row ban
 # --- the band-split mask model, session 6 (issue 13): fresh songs, a second medium schedule ---
 # 100 new v2 songs (training seed 12) and 50 new v1 (seed 11), rendered in two shards, join
 # the 600; 90 minutes from the shipped (session 5) weights, peak learning rate 2e-4.
-for k in 0 1; do
-  $L synth-songs "$W/train_v2_12" --training --seed 12 --songs 100 --rate 48000 --synth v2 \
-    --shard $k/2 -q &
-  $L synth-songs "$W/train48_11" --training --seed 11 --songs 50 --rate 48000 --synth v1 \
-    --shard $k/2 -q &
-done
-wait
+mask_songs 11 50 12 100
 OMP_NUM_THREADS=2 LD_PRELOAD=${TCMALLOC:-} $L train bandsplit --preset medium \
   --data "$W/train48_5,$W/train48_7,$W/train48_9,$W/train48_11,$W/train_v2_6,$W/train_v2_8,$W/train_v2_10,$W/train_v2_12" \
   --val-data "$W/val48,$W/v2val20" --out "$W/masks6" --init $SHIPPED --minutes 90 \
@@ -336,13 +342,7 @@ $L register "$W/rep13s6_testset20/report.json" assets/models/bandsplit --row ban
 # with other jobs). The export makes two STFT grids the default (`shifts=2`: on the validation
 # songs +0.11 and +0.09 dB over one grid, for 1.75 times the time), and the evaluation scores
 # the new weights with one and two grids and the session-6 weights with two.
-for k in 0 1; do
-  $L synth-songs "$W/train_v2_14" --training --seed 14 --songs 100 --rate 48000 --synth v2 \
-    --shard $k/2 -q &
-  $L synth-songs "$W/train48_13" --training --seed 13 --songs 50 --rate 48000 --synth v1 \
-    --shard $k/2 -q &
-done
-wait
+mask_songs 13 50 14 100
 OMP_NUM_THREADS=2 LD_PRELOAD=${TCMALLOC:-} $L train bandsplit --preset medium \
   --data "$W/train48_5,$W/train48_7,$W/train48_9,$W/train48_11,$W/train48_13,$W/train_v2_6,$W/train_v2_8,$W/train_v2_10,$W/train_v2_12,$W/train_v2_14" \
   --val-data "$W/val48,$W/v2val20" --out "$W/masks7" --init $SHIPPED --minutes 100 \
