@@ -139,3 +139,30 @@ def save_checkpoint(out: Path, step: int, model: torch.nn.Module,
                tmp)
     tmp.replace(out / "last.pt")
     save_model(out / f"{kind}.safetensors", model.state_dict(), kind, arch)
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights (the "EMA" of Polyak averaging):
+    after every optimizer step ``update`` moves each floating tensor of the average a fraction
+    ``1 - decay`` towards the model's. Small-batch training leaves the weights noisy around
+    the optimum; their average sits nearer to it. The effective decay starts low and rises to
+    ``decay`` ((1 + n) / (10 + n) after n updates), so the average soon leaves its start."""
+
+    def __init__(self, model: torch.nn.Module, decay: float,
+                 start: dict[str, torch.Tensor] | None = None, updates: int = 0):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"the average's decay must lie between 0 and 1, not {decay}")
+        self.decay, self.updates = decay, updates
+        # state_dict tensors share storage with the parameters: they follow every step
+        self._sources = model.state_dict()
+        self.state = {name: (start[name].to(t.device) if start is not None else t).detach().clone()
+                      for name, t in self._sources.items()}
+        self._pairs = [(self.state[n], t) for n, t in self._sources.items()
+                       if t.is_floating_point()]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        averages, current = zip(*self._pairs, strict=True)
+        torch._foreach_lerp_(list(averages), list(current), 1.0 - decay)

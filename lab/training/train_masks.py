@@ -14,6 +14,9 @@
   evaluation's uSDR over a song), averaged over stems; ``OUT/masks_best.safetensors`` keeps
   the weights that score best, and every score is logged with the training minutes so far:
   the learning curve.
+- ``--ema DECAY``: a moving average of the weights (``WeightAverage``) is kept beside them
+  (``OUT/ema.safetensors``, resumed with the run); every checkpoint scores both, and
+  ``masks_best.safetensors`` keeps whichever of the two scores best.
 - ``--init`` weights of a smaller preset are grown into ``--preset`` (``grow``): the larger
   model starts with the smaller one's masks.
 - CUDA when there is a GPU, bf16 autocast where the hardware computes it, AdamW with warm-up
@@ -23,6 +26,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +53,7 @@ from .data import DataConfig, FolderStems
 from .runs import (
     Budget,
     RunLog,
+    WeightAverage,
     learning_rate,
     optimizer_step,
     resume,
@@ -83,6 +88,8 @@ class MaskTrainConfig:
     val_segment_s: float = 3.0  # as long as the windows the engine gives the model
     seed: int = 0
     workers: int = 0
+    ema: float = 0.0  # decay of a moving average of the weights, scored beside them (0: none;
+    # 0.998 averages over about the last 500 steps)
 
 
 def held_out_crops(folder: str | Path, sample_rate: int, n_crops: int,
@@ -157,6 +164,7 @@ def train_masks(cfg: MaskTrainConfig) -> Path:
     step = resume(out, model, opt)
     if step == 0 and cfg.init:
         _initialise(model, cfg.init)
+    average = _average(out, model, cfg.ema, step)
     log_line = RunLog(out / "log.jsonl")
     data = FolderStems(cfg.data, DataConfig(sample_rate=arch.sample_rate,
                                             segment_s=cfg.segment_s, mono=False,
@@ -180,6 +188,8 @@ def train_masks(cfg: MaskTrainConfig) -> Path:
         optimizer_step(opt, losses["loss"], learning_rate(step, cfg.lr, cfg.warmup,
                                                            budget.progress(step), floor=0.05),
                        clip=model, max_norm=5.0)
+        if average is not None:
+            average.update()
         step += 1
         done += 1
         minutes = trained + (time.perf_counter() - start) / 60
@@ -187,8 +197,22 @@ def train_masks(cfg: MaskTrainConfig) -> Path:
             log_line(step=step, loss=losses["loss"].item(), lr=opt.param_groups[0]["lr"],
                      steps_per_s=done / (time.perf_counter() - start), minutes=minutes)
         if step % cfg.ckpt_every == 0 or budget.done(step):
-            best = _checkpoint(out, step, model, opt, cfg, held_out, best, log_line, minutes)
+            best = _checkpoint(out, step, model, opt, cfg, held_out, best, log_line, minutes,
+                               average)
     return out / "masks.safetensors"
+
+
+def _average(out: Path, model: BandSplitRoFormer, decay: float,
+             step: int) -> WeightAverage | None:
+    """The run's moving average of the weights: resumed at ``step`` from
+    ``OUT/ema.safetensors`` (its warm-up as far on as the run), or started at the weights the
+    run starts from."""
+    if not decay:
+        return None
+    path = out / "ema.safetensors"
+    if step and path.exists():
+        return WeightAverage(model, decay, load_model(path)[2], updates=step)
+    return WeightAverage(model, decay)
 
 
 def _best_so_far(out: Path) -> float:
@@ -196,8 +220,8 @@ def _best_so_far(out: Path) -> float:
     import json
 
     path = out / "log.jsonl"
-    scores = [json.loads(line).get("val_usdr") for line in path.read_text().splitlines()
-              ] if path.exists() else []
+    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    scores = [line.get(key) for line in lines for key in ("val_usdr", "ema_val_usdr")]
     return max((s for s in scores if s is not None), default=float("-inf"))
 
 
@@ -214,15 +238,24 @@ def _minutes_so_far(out: Path) -> float:
 
 def _checkpoint(out: Path, step: int, model: BandSplitRoFormer, opt: torch.optim.Optimizer,
                 cfg: MaskTrainConfig, held_out: dict | None, best: float, log_line: RunLog,
-                minutes: float) -> float:
-    """Save the run; score the held-out crops and keep the best weights. -> best uSDR."""
+                minutes: float, average: WeightAverage | None = None) -> float:
+    """Save the run; score the held-out crops (the weights, and their average if the run keeps
+    one) and keep the best weights. -> best uSDR."""
     arch = model.cfg.to_dict()
     save_checkpoint(out, step, model, opt, "masks", arch, cfg)
+    candidates = {"": model.state_dict()}
+    if average is not None:
+        save_model(out / "ema.safetensors", average.state, "masks", arch)
+        candidates["ema_"] = average.state
     if held_out is None:
         return best
-    scores = validate(model, held_out)
+    scores, judged = {}, copy.deepcopy(model)
+    for prefix, state in candidates.items():
+        judged.load_state_dict(state)
+        scores |= {prefix + k: v for k, v in validate(judged, held_out).items()}
     log_line(step=step, minutes=minutes, **scores)
-    if scores["val_usdr"] > best:
-        save_model(out / "masks_best.safetensors", model.state_dict(), "masks", arch)
-        return scores["val_usdr"]
+    prefix = max(candidates, key=lambda p: scores[p + "val_usdr"])
+    if scores[prefix + "val_usdr"] > best:
+        save_model(out / "masks_best.safetensors", candidates[prefix], "masks", arch)
+        return scores[prefix + "val_usdr"]
     return best

@@ -137,38 +137,48 @@ def test_export_writes_default_options_and_refuses_a_wrong_one(tmp_path):
         assert not (tmp_path / "bad").exists()
 
 
-def test_train_with_init_of_a_smaller_preset_starts_from_its_masks(tmp_path):
-    """`stemma-lab train bandsplit --preset medium --init SMALL.safetensors` (how a session
-    moves the shipped small weights to the medium preset): the run grows them, so after a
-    step at a negligible learning rate the medium model still gives the small one's masks."""
-    import subprocess
-    import sys
-
+def _training_songs(folder) -> None:
     import soundfile as sf
 
-    from engine.nn.serialization import save_model
-    from export_onnx.bandsplit import load_masks
-    from lab.nn.bandsplit import bandsplit_config
     from tests.conftest import music_parts
 
     for k in range(2):
-        song = tmp_path / "songs" / f"song{k}"
+        song = folder / f"song{k}"
         song.mkdir(parents=True)
         parts = music_parts(4.0, 44100, seed=10 + k)
         for stem, audio in parts.items():
             sf.write(song / f"{stem}.wav", audio.T, 44100, subtype="FLOAT")
         sf.write(song / "mixture.wav", sum(parts.values()).T, 44100, subtype="FLOAT")
+
+
+def _train(*args) -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "lab", "train", "bandsplit", *map(str, args),
+                          "--batch-size", "1", "--segment-s", "1", "--warmup", "1",
+                          "--bf16", "off", "--device", "cpu"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+
+def test_train_with_init_of_a_smaller_preset_starts_from_its_masks(tmp_path):
+    """`stemma-lab train bandsplit --preset medium --init SMALL.safetensors` (how a session
+    moves the shipped small weights to the medium preset): the run grows them, so after a
+    step at a negligible learning rate the medium model still gives the small one's masks."""
+    from engine.nn.serialization import save_model
+    from export_onnx.bandsplit import load_masks
+    from lab.nn.bandsplit import bandsplit_config
+    from tests.conftest import music_parts
+
+    _training_songs(tmp_path / "songs")
     small_cfg = bandsplit_config("small")
     torch.manual_seed(1)
     small = BandSplitRoFormer(small_cfg).eval()
     save_model(tmp_path / "small.safetensors", small.state_dict(), "masks", small_cfg.to_dict())
-    run = subprocess.run(
-        [sys.executable, "-m", "lab", "train", "bandsplit", "--preset", "medium",
-         "--init", tmp_path / "small.safetensors", "--data", tmp_path / "songs",
-         "--out", tmp_path / "run", "--steps", "1", "--batch-size", "1", "--segment-s", "1",
-         "--lr", "1e-12", "--warmup", "1", "--bf16", "off", "--device", "cpu"],
-        capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
+    _train("--preset", "medium", "--init", tmp_path / "small.safetensors",
+           "--data", tmp_path / "songs", "--out", tmp_path / "run", "--steps", "1",
+           "--lr", "1e-12")
     medium = load_masks(tmp_path / "run" / "masks.safetensors")
     assert medium.cfg == bandsplit_config("medium")
     parts = music_parts(1.0, 44100, seed=3)
@@ -176,6 +186,41 @@ def test_train_with_init_of_a_smaller_preset_starts_from_its_masks(tmp_path):
                        small_cfg)
     with torch.no_grad():
         assert torch.allclose(medium.eval()(spec), small(spec), atol=2e-3)
+
+
+def test_train_with_ema_scores_the_average_and_resumes_it(tmp_path):
+    """`--ema DECAY`: each checkpoint scores the weights and their moving average, the best
+    weights file holds whichever scored best, and a resumed run goes on averaging from the
+    saved average (not from the resumed weights)."""
+    import json
+
+    from engine.nn.serialization import load_model
+
+    _training_songs(tmp_path / "songs")
+    out = tmp_path / "run"
+    common = ("--preset", "small", "--data", tmp_path / "songs", "--val-data",
+              tmp_path / "songs", "--val-segment-s", "1", "--out", out, "--lr", "1e-3",
+              "--ema", "0.5", "--ckpt-every", "1")
+    _train(*common, "--steps", "1")
+    scores = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    scores = [s for s in scores if "val_usdr" in s]
+    assert [s["step"] for s in scores] == [1]
+    assert "ema_val_usdr" in scores[0] and "ema_val_usdr_vocals" in scores[0]
+    ema1 = load_model(out / "ema.safetensors")[2]
+    weights1 = load_model(out / "masks.safetensors")[2]
+    assert any(not torch.equal(ema1[k], weights1[k]) for k in ema1)
+    chosen = ema1 if scores[0]["ema_val_usdr"] > scores[0]["val_usdr"] else weights1
+    best = load_model(out / "masks_best.safetensors")[2]
+    assert all(torch.equal(best[k], chosen[k]) for k in best)
+
+    _train(*common, "--steps", "2")
+    ema2 = load_model(out / "ema.safetensors")[2]
+    weights2 = load_model(out / "masks.safetensors")[2]
+    decay = min(0.5, (1 + 2) / (10 + 2))  # the run's second update
+    for k in ema2:
+        if ema2[k].is_floating_point():
+            assert torch.allclose(ema2[k], torch.lerp(ema1[k], weights2[k], 1 - decay),
+                                  atol=1e-6), k
 
 
 def music_parts_array(seconds: float) -> dict[str, np.ndarray]:
