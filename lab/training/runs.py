@@ -154,11 +154,10 @@ class WeightAverage:
             raise ValueError(f"the average's decay must lie between 0 and 1, not {decay}")
         self.decay, self.updates = decay, updates
         # state_dict tensors share storage with the parameters: they follow every step
-        self._sources = model.state_dict()
+        sources = model.state_dict()
         self.state = {name: (start[name].to(t.device) if start is not None else t).detach().clone()
-                      for name, t in self._sources.items()}
-        self._pairs = [(self.state[n], t) for n, t in self._sources.items()
-                       if t.is_floating_point()]
+                      for name, t in sources.items()}
+        self._pairs = [(self.state[n], t) for n, t in sources.items() if t.is_floating_point()]
 
     @torch.no_grad()
     def update(self) -> None:

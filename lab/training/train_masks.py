@@ -215,25 +215,23 @@ def _average(out: Path, model: BandSplitRoFormer, decay: float,
     return WeightAverage(model, decay)
 
 
-def _best_so_far(out: Path) -> float:
-    """The best held-out uSDR logged by earlier sessions of this run (-inf if none)."""
+def _logged(out: Path, *keys: str) -> list[float]:
+    """Every value of ``keys`` in the run's log (``OUT/log.jsonl``), earlier sessions too."""
     import json
 
     path = out / "log.jsonl"
     lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    scores = [line.get(key) for line in lines for key in ("val_usdr", "ema_val_usdr")]
-    return max((s for s in scores if s is not None), default=float("-inf"))
+    return [line[key] for line in lines for key in keys if line.get(key) is not None]
+
+
+def _best_so_far(out: Path) -> float:
+    """The best held-out uSDR logged by earlier sessions of this run (-inf if none)."""
+    return max(_logged(out, "val_usdr", "ema_val_usdr"), default=float("-inf"))
 
 
 def _minutes_so_far(out: Path) -> float:
     """Training minutes logged by earlier sessions of this run: the curve's time axis goes on."""
-    import json
-
-    path = out / "log.jsonl"
-    if not path.exists():
-        return 0.0
-    minutes = [json.loads(line).get("minutes") for line in path.read_text().splitlines()]
-    return max((m for m in minutes if m is not None), default=0.0)
+    return max(_logged(out, "minutes"), default=0.0)
 
 
 def _checkpoint(out: Path, step: int, model: BandSplitRoFormer, opt: torch.optim.Optimizer,
