@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import threading
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -209,6 +212,16 @@ def test_chunks_arrive_in_order_and_make_up_the_result(make_wav):
 
 def test_available_devices_lists_the_cpu():
     assert Separator.available_devices()[0] == "cpu"
+
+
+def test_an_onnxruntime_model_loads_without_importing_torch():
+    """Whether torch sees a GPU costs seconds of start-up to learn; a bandsplit model runs in
+    onnxruntime alone, so its provider list decides and `stemma separate` starts sooner."""
+    code = ("import sys; from engine import Separator; Separator('bandsplit'); "
+            "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], check=True)
+    assert done.stdout.strip() == "False", done.stderr
 
 
 @pytest.mark.parametrize("model, options, message", [
