@@ -64,7 +64,7 @@ class BandSplitBackend(Backend):
     def masks(self, x: np.ndarray) -> np.ndarray:
         """Mixture STFT (C, T, F) -> masks (S, T, F)."""
         pair = x if x.shape[0] == 2 else np.repeat(x[:1], 2, axis=0)
-        spec = np.stack([pair.real, pair.imag], -1)[None].astype(np.float32)
+        spec = np.stack([pair.real, pair.imag], -1)[None].astype(np.float32, copy=False)
         return self.session(spec)[0][0]
 
     def separate_chunk(self, audio: np.ndarray, sample_rate: int, check_cancel: CheckCancel,
@@ -88,9 +88,12 @@ class BandSplitBackend(Backend):
         out = np.empty((len(self.stems),) + audio.shape, np.float32)
         if o.wiener:
             power = np.mean(x.real ** 2 + x.imag ** 2, axis=0)  # (T, F)
-            images = wiener(x, masks ** 2 * power + 1e-10, o.spatial_frames)
-        else:
-            images = (mask[None] * x for mask in masks)
-        for k, image in enumerate(images):
-            out[k] = istft(image, o.n_fft, o.hop, n)
+            for k, image in enumerate(wiener(x, masks ** 2 * power + 1e-10, o.spatial_frames)):
+                out[k] = istft(image, o.n_fft, o.hop, n)
+            return out
+        # the masks sum to one, so the last stem is the mixture less the others (to float
+        # precision): one inverse STFT fewer
+        for k, mask in enumerate(masks[:-1]):
+            out[k] = istft(mask[None] * x, o.n_fft, o.hop, n)
+        out[-1] = audio - out[:-1].sum(0)
         return out
