@@ -293,28 +293,6 @@ cp "$W/bandsplit4"/{model.onnx,masks.safetensors,manifest.json} assets/models/ba
 $L register "$W/rep13s4_testset20/report.json" assets/models/bandsplit --row "bandsplit ($W/bandsplit4)" \
   --measured-on "held-out test set 0 of synthesizer v1 (stemma-lab synth-songs testset20 --songs 20 --synth v1), 20 songs, 15-30 s, 44.1 kHz stereo: stemma-lab eval --data testset20 --model bandsplit (plain masks, the default; classic on the same songs: 3.30)"
 
-# --- the band-split mask model, session 5 (issue 13): the medium preset, grown from session 4 ---
-# Session 4's curve was flat after 70 minutes at 2.1 M parameters, so the model grows: the
-# shipped weights are widened to the medium preset (96 features, 6 heads, mask MLPs x3) by
-# `grow` (zero channels, identity behaviour at the start) and trained 100 minutes on the same
-# 600 songs, two threads with bf16, one data worker.
-OMP_NUM_THREADS=2 LD_PRELOAD=${TCMALLOC:-} $L train bandsplit --preset medium \
-  --data "$W/train48_5,$W/train48_7,$W/train48_9,$W/train_v2_6,$W/train_v2_8,$W/train_v2_10" \
-  --val-data "$W/val48,$W/v2val20" --out "$W/masks5" --init $SHIPPED --minutes 100 \
-  --steps 100000 --batch-size 8 --lr 3e-4 --warmup 100 --log-every 25 --ckpt-every 250 \
-  --codec-probability 0.2 --rate-probability 0.1 --seed 5 --workers 1
-$L export bandsplit "$W/masks5/masks_best.safetensors" "$W/bandsplit5" --name bandsplit --check \
-  --description "$MASKS_DESCRIPTION"
-for set in testset20 testset_v2; do
-  OMP_NUM_THREADS=1 $L eval --data "$W/$set" --out "$W/rep13s5_$set" --no-visqol \
-    --model "$W/bandsplit5" ${NISQA_WEIGHTS:+--nisqa-weights "$NISQA_WEIGHTS"} &
-done
-wait
-# 5.89 against 5.46 on v1 and 4.82 against 4.39 on v2, higher on every stem: ship.
-cp "$W/bandsplit5"/{model.onnx,masks.safetensors,manifest.json} assets/models/bandsplit/
-$L register "$W/rep13s5_testset20/report.json" assets/models/bandsplit --row bandsplit \
-  --measured-on "held-out test set 0 of synthesizer v1 (stemma-lab synth-songs testset20 --songs 20 --synth v1), 20 songs, 15-30 s, 44.1 kHz stereo: stemma-lab eval --data testset20 --model bandsplit (plain masks, the default; classic on the same songs: 3.30)"
-
 # medium_masks N MINUTES DATA [OPTION...]: mask session N, a medium-preset run of MINUTES from
 # the shipped weights on DATA (peak learning rate 2e-4, seed N, OPTIONs added) into masksN
 medium_masks() {
@@ -330,6 +308,39 @@ ship_masks() {
   $L register "$W/rep13s${1}_testset20/report.json" assets/models/bandsplit --row bandsplit \
     --measured-on "held-out test set 0 of synthesizer v1 (stemma-lab synth-songs testset20 --songs 20 --synth v1), 20 songs, 15-30 s, 44.1 kHz stereo: stemma-lab eval --data testset20 --model bandsplit ($2, the default; classic on the same songs: 3.30)"
 }
+# export_masks N [OPTION...]: masksN's best weights exported into bandsplitN (OPTIONs: the
+# manifest's run-time defaults, e.g. --option shifts=2)
+export_masks() {
+  $L export bandsplit "$W/masks$1/masks_best.safetensors" "$W/bandsplit$1" --name bandsplit \
+    --check --description "$MASKS_DESCRIPTION" "${@:2}"
+}
+# score_masks N MODEL...: every MODEL scored on both held-out sets, one set per core, into
+# rep13sN_testset20 and rep13sN_testset_v2
+score_masks() {
+  local n=$1 set models=()
+  shift
+  for model in "$@"; do models+=(--model "$model"); done
+  for set in testset20 testset_v2; do
+    OMP_NUM_THREADS=1 $L eval --data "$W/$set" --out "$W/rep13s${n}_$set" --no-visqol \
+      "${models[@]}" ${NISQA_WEIGHTS:+--nisqa-weights "$NISQA_WEIGHTS"} &
+  done
+  wait
+}
+
+# --- the band-split mask model, session 5 (issue 13): the medium preset, grown from session 4 ---
+# Session 4's curve was flat after 70 minutes at 2.1 M parameters, so the model grows: the
+# shipped weights are widened to the medium preset (96 features, 6 heads, mask MLPs x3) by
+# `grow` (zero channels, identity behaviour at the start) and trained 100 minutes on the same
+# 600 songs, two threads with bf16, one data worker.
+OMP_NUM_THREADS=2 LD_PRELOAD=${TCMALLOC:-} $L train bandsplit --preset medium \
+  --data "$W/train48_5,$W/train48_7,$W/train48_9,$W/train_v2_6,$W/train_v2_8,$W/train_v2_10" \
+  --val-data "$W/val48,$W/v2val20" --out "$W/masks5" --init $SHIPPED --minutes 100 \
+  --steps 100000 --batch-size 8 --lr 3e-4 --warmup 100 --log-every 25 --ckpt-every 250 \
+  --codec-probability 0.2 --rate-probability 0.1 --seed 5 --workers 1
+export_masks 5
+score_masks 5 "$W/bandsplit5"
+# 5.89 against 5.46 on v1 and 4.82 against 4.39 on v2, higher on every stem: ship.
+ship_masks 5 "plain masks"
 
 # --- the band-split mask model, session 6 (issue 13): fresh songs, a second medium schedule ---
 # 100 new v2 songs (training seed 12) and 50 new v1 (seed 11), rendered in two shards, join
@@ -337,13 +348,8 @@ ship_masks() {
 mask_songs 11 50 12 100
 medium_masks 6 90 \
   "$W/train48_5,$W/train48_7,$W/train48_9,$W/train48_11,$W/train_v2_6,$W/train_v2_8,$W/train_v2_10,$W/train_v2_12"
-$L export bandsplit "$W/masks6/masks_best.safetensors" "$W/bandsplit6" --name bandsplit --check \
-  --description "$MASKS_DESCRIPTION"
-for set in testset20 testset_v2; do
-  OMP_NUM_THREADS=1 $L eval --data "$W/$set" --out "$W/rep13s6_$set" --no-visqol \
-    --model "$W/bandsplit6" ${NISQA_WEIGHTS:+--nisqa-weights "$NISQA_WEIGHTS"} &
-done
-wait
+export_masks 6
+score_masks 6 "$W/bandsplit6"
 # 6.07 against 5.89 on v1 and 5.11 against 4.82 on v2, higher on every stem: ship.
 ship_masks 6 "plain masks"
 
@@ -357,14 +363,8 @@ mask_songs 13 50 14 100
 medium_masks 7 100 \
   "$W/train48_5,$W/train48_7,$W/train48_9,$W/train48_11,$W/train48_13,$W/train_v2_6,$W/train_v2_8,$W/train_v2_10,$W/train_v2_12,$W/train_v2_14"
 MASKS_DESCRIPTION="Compact band-split RoFormer mask model (4 stems, 44.1 kHz stereo, plain masks averaged over two STFT grids; wiener=true adds a multichannel Wiener step); trained on synthesized songs"
-$L export bandsplit "$W/masks7/masks_best.safetensors" "$W/bandsplit7" --name bandsplit --check \
-  --description "$MASKS_DESCRIPTION" --option shifts=2
-for set in testset20 testset_v2; do
-  OMP_NUM_THREADS=1 $L eval --data "$W/$set" --out "$W/rep13s7_$set" --no-visqol \
-    --model "$W/bandsplit7" --model "$W/bandsplit7:shifts=1" --model bandsplit:shifts=2 \
-    ${NISQA_WEIGHTS:+--nisqa-weights "$NISQA_WEIGHTS"} &
-done
-wait
+export_masks 7 --option shifts=2
+score_masks 7 "$W/bandsplit7" "$W/bandsplit7:shifts=1" bandsplit:shifts=2
 # two grids: 6.20 against 6.07 (one grid, session 6) on v1 and 5.27 against 5.11 on v2, higher
 # on every stem; the new weights alone (one grid) 6.12 and 5.17: ship.
 ship_masks 7 "plain masks on two STFT grids"
@@ -379,12 +379,7 @@ mask_songs 15 50 16 100
 medium_masks 8 108 \
   "$W/train48_5,$W/train48_7,$W/train48_9,$W/train48_11,$W/train48_13,$W/train48_15,$W/train_v2_6,$W/train_v2_8,$W/train_v2_10,$W/train_v2_12,$W/train_v2_14,$W/train_v2_16" \
   --ema 0.998
-$L export bandsplit "$W/masks8/masks_best.safetensors" "$W/bandsplit8" --name bandsplit --check \
-  --description "$MASKS_DESCRIPTION" --option shifts=2
-for set in testset20 testset_v2; do
-  OMP_NUM_THREADS=1 $L eval --data "$W/$set" --out "$W/rep13s8_$set" --no-visqol \
-    --model "$W/bandsplit8" ${NISQA_WEIGHTS:+--nisqa-weights "$NISQA_WEIGHTS"} &
-done
-wait
+export_masks 8 --option shifts=2
+score_masks 8 "$W/bandsplit8"
 # 6.30 against 6.20 (session 7) on v1 and 5.55 against 5.27 on v2, higher on every stem: ship.
 ship_masks 8 "plain masks on two STFT grids"
