@@ -6,6 +6,7 @@
     stemma-lab tokenize --data cache48 --codec-weights codec.safetensors --tokens runs/tokens
     stemma-lab train tokenlm --tokens runs/tokens --out runs/sep
     stemma-lab train bandsplit --data cache44 --out runs/masks
+    stemma-lab average soup.safetensors a.safetensors b.safetensors   # a model soup
     stemma-lab export tokenlm runs/sep/separator_best.safetensors OUT --name tokenlm ...
     stemma-lab eval --model classic --model tokenlm --data testset/ --out report/
     stemma-lab codec roundtrip song.wav coded.wav --levels 4
@@ -159,6 +160,34 @@ def cmd_register(args: argparse.Namespace) -> int:
 
     metrics = register(args.report, args.model, args.row, args.measured_on)
     print(f"{args.model}: usdr_avg {metrics['usdr_avg']:.2f} dB ({args.row})")
+    return EXIT_OK
+
+
+def cmd_average(args: argparse.Namespace) -> int:
+    from safetensors import SafetensorError
+
+    from engine.errors import ModelError
+    from engine.nn.serialization import read_meta, save_model
+    from lab.training.runs import average_models
+
+    if args.output.exists() and not args.overwrite:
+        raise OutputExistsError("already exists; pass --overwrite to replace it", args.output)
+    for path in args.models:
+        if not path.is_file():
+            raise ModelError("no such model file", path)
+        try:
+            read_meta(path)
+        except (SafetensorError, ValueError) as err:
+            raise ModelError(f"not a model file of ours ({err})", path) from None
+    try:
+        kind, config, state = average_models(args.models, args.shares)
+    except ValueError as err:
+        raise InvalidArgumentError(str(err)) from None
+    save_model(args.output, state, kind, config)
+    shares = args.shares or [1.0] * len(args.models)
+    print(f"{args.output}: {kind} averaged from " + ", ".join(
+        f"{path} ({share / sum(shares):.2f})" for path, share in zip(args.models, shares,
+                                                                     strict=True)))
     return EXIT_OK
 
 
@@ -316,6 +345,16 @@ def _model_parsers(sub) -> None:
     p.add_argument("--measured-on", required=True, help="the songs and the command, said in "
                    "the manifest")
     p.set_defaults(run=cmd_register)
+
+    p = sub.add_parser("average", help="average the weights of model files of one "
+                       "architecture (a model soup: runs from the same start), e.g. the shipped "
+                       "weights and a later session's")
+    p.add_argument("output", type=Path, help="the averaged weights (.safetensors, float32)")
+    p.add_argument("models", type=Path, nargs="+", help="model files (.safetensors)")
+    p.add_argument("--shares", type=lambda s: [float(v) for v in s.split(",")],
+                   help="comma-separated weight of each file in the average (default: equal)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(run=cmd_average)
 
     p = sub.add_parser("calibrate", help="fit a token separator's prior gains (true over "
                        "generated power per stem and frequency) on held-out songs and write "
