@@ -402,6 +402,13 @@ medium_masks 9 65 "$W/train48_17,$W/train_v2_18" --lr 8e-5 --warmup 30 --ckpt-ev
 $L average "$W/soup10.safetensors" $SHIPPED "$W/masks9/masks.safetensors"
 medium_masks 10 85 "$W/train48_17,$W/train_v2_18" --init "$W/soup10.safetensors" --lr 4e-5 \
   --warmup 30 --ckpt-every 150 --ema 0.995
+M=$W/masks10
+.venv/bin/python scripts/score_soups.py --val-data "$W/val48,$W/v2val20" $SHIPPED \
+  "$M/masks_best.safetensors" $SHIPPED+$M/masks_best.safetensors $SHIPPED+$M/masks.safetensors \
+  $SHIPPED+$W/masks9/masks.safetensors+$M/masks_best.safetensors \
+  $SHIPPED+$W/masks9/masks.safetensors+$M/masks_best.safetensors+$M/masks.safetensors \
+  $SHIPPED+$W/masks9/masks.safetensors+$M/masks.safetensors \
+  $M/masks_best.safetensors+$M/masks.safetensors $W/masks9/masks.safetensors+$M/masks.safetensors
 $L average "$W/masks10/soup.safetensors" $SHIPPED "$W/masks10/masks_best.safetensors"
 $L export bandsplit "$W/masks10/soup.safetensors" "$W/bandsplit10" --name bandsplit --check \
   --description "$MASKS_DESCRIPTION" --option shifts=2
