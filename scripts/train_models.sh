@@ -409,8 +409,8 @@ M=$W/masks10
   $SHIPPED+$W/masks9/masks.safetensors+$M/masks_best.safetensors+$M/masks.safetensors \
   $SHIPPED+$W/masks9/masks.safetensors+$M/masks.safetensors \
   $M/masks_best.safetensors+$M/masks.safetensors $W/masks9/masks.safetensors+$M/masks.safetensors
-$L average "$W/masks10/soup.safetensors" $SHIPPED "$W/masks10/masks_best.safetensors"
-$L export bandsplit "$W/masks10/soup.safetensors" "$W/bandsplit10" --name bandsplit --check \
+$L average "$M/soup.safetensors" $SHIPPED "$M/masks_best.safetensors"
+$L export bandsplit "$M/soup.safetensors" "$W/bandsplit10" --name bandsplit --check \
   --description "$MASKS_DESCRIPTION" --option shifts=2
 score_masks 10 "$W/bandsplit10"
 # 6.34 against 6.30 (session 8) on v1, 5.54 against 5.55 on v2 (vocals and other 0.03 lower,
